@@ -1,0 +1,13 @@
+//! Schema history of sync-manager. Append-only: one file per change, never edit a shipped one.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_initial::Migration)]
+    }
+}

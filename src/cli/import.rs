@@ -1,0 +1,112 @@
+use super::{Ctx, print_json};
+use crate::ids::{SourceId, TenantId};
+use crate::service::Actor;
+use crate::service::imports::{self, ImportInput, ImportMode, ImportOptions, ProgressFn};
+use argh::FromArgs;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+/// import a JSON array of records into a source (FILE "-" reads stdin)
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "import")]
+pub struct Args {
+    #[argh(positional)]
+    tenant: TenantId,
+    #[argh(positional)]
+    source: SourceId,
+    /// a JSON array of objects, each with an "external_id" or "id"; "-" for stdin
+    #[argh(positional)]
+    file: String,
+    /// the file is the complete current set: soft-delete live records missing from it
+    #[argh(switch)]
+    full: bool,
+    /// let --full delete more than the source's max_delete_fraction (default 50%)
+    #[argh(switch)]
+    force: bool,
+    /// reject the whole file if any record is invalid (nothing is written)
+    #[argh(switch)]
+    strict: bool,
+    /// show what would happen, write nothing
+    #[argh(switch)]
+    dry_run: bool,
+    /// print JSON for scripts
+    #[argh(switch)]
+    json: bool,
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let (input, size): (ImportInput, Option<u64>) = if args.file == "-" {
+        (ImportInput::Reader(Box::new(std::io::stdin())), None)
+    } else {
+        let file = std::fs::File::open(&args.file)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file))?;
+        let size = file.metadata().ok().map(|m| m.len());
+        (ImportInput::Reader(Box::new(file)), size)
+    };
+    let db = ctx.db().await?;
+    let bar = std::io::stderr().is_terminal().then(|| match size {
+        Some(len) => ProgressBar::new(len).with_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner(),
+    });
+    let progress: Option<ProgressFn> = bar.clone().map(|bar| {
+        Arc::new(move |p: imports::ImportProgress| {
+            bar.set_position(p.bytes);
+            bar.set_message(format!("{} records", p.records));
+        }) as ProgressFn
+    });
+    let opts = ImportOptions {
+        mode: if args.full {
+            ImportMode::Full
+        } else {
+            ImportMode::Upsert
+        },
+        strict: args.strict,
+        dry_run: args.dry_run,
+        force: args.force,
+    };
+    let result = imports::import(
+        &db,
+        args.tenant,
+        args.source,
+        input,
+        opts,
+        &Actor::cli(),
+        progress,
+    )
+    .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let outcome = result?;
+    if args.json {
+        return print_json(&outcome);
+    }
+    let s = outcome.stats;
+    if outcome.dry_run {
+        println!("Dry run, nothing written.");
+    }
+    println!(
+        "Created: {}, Updated: {}, Unchanged: {}, Deleted: {}, Restored: {}, Rejected: {}",
+        s.created, s.updated, s.unchanged, s.deleted, s.restored, s.rejected
+    );
+    if let Some(run) = outcome.run_id {
+        println!("Run: {run}");
+    }
+    for e in outcome.errors.iter().take(50) {
+        match &e.external_id {
+            Some(id) => println!("  record {} ({id}): {}", e.index, e.reason),
+            None => println!("  record {}: {}", e.index, e.reason),
+        }
+    }
+    if outcome.errors.len() > 50 {
+        println!(
+            "  … and {} more (use --json for all)",
+            outcome.errors.len() - 50
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! The command line: one file per subcommand, each an argh struct plus `run`.
+use crate::config::{DatabaseUrl, resolve_database_url};
+use argh::FromArgs;
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+
+mod cleanup;
+mod import;
+mod init;
+mod key;
+mod property;
+mod run;
+mod snapshot;
+mod source;
+mod sync;
+mod target;
+mod tenant;
+mod warning;
+
+/// sync-manager: import records into sources, sync them to targets without ever silently
+/// losing a manual edit, keep every version, and resolve conflicts.
+#[derive(FromArgs, Debug)]
+pub struct Cli {
+    /// database URL: sqlite://FILE or postgres://USER@HOST/DB (default: env DATABASE_URL, a
+    /// .env file, else sqlite://sync-manager.db in the working directory)
+    #[argh(option)]
+    pub database_url: Option<String>,
+
+    #[argh(subcommand)]
+    pub command: Command,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    Init(init::Args),
+    CreateTenant(tenant::CreateArgs),
+    Tenants(tenant::ListArgs),
+    Key(key::Args),
+    Source(source::Args),
+    Target(target::Args),
+    Import(import::Args),
+    Sync(sync::Args),
+    Property(property::Args),
+    Snapshot(snapshot::Args),
+    Run(run::Args),
+    Warning(warning::Args),
+    Cleanup(cleanup::Args),
+}
+
+/// What every command gets: where the database is.
+pub struct Ctx {
+    pub database_url: DatabaseUrl,
+}
+
+impl Ctx {
+    /// Connects and applies pending migrations.
+    pub async fn db(&self) -> anyhow::Result<DatabaseConnection> {
+        crate::db::open(&self.database_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", self.database_url))
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let database_url =
+        resolve_database_url(cli.database_url.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
+    let ctx = Ctx { database_url };
+    match cli.command {
+        Command::Init(a) => init::run(a, &ctx).await,
+        Command::CreateTenant(a) => tenant::create(a, &ctx).await,
+        Command::Tenants(a) => tenant::list(a, &ctx).await,
+        Command::Key(a) => key::run(a, &ctx).await,
+        Command::Source(a) => source::run(a, &ctx).await,
+        Command::Target(a) => target::run(a, &ctx).await,
+        Command::Import(a) => import::run(a, &ctx).await,
+        Command::Sync(a) => sync::run(a, &ctx).await,
+        Command::Property(a) => property::run(a, &ctx).await,
+        Command::Snapshot(a) => snapshot::run(a, &ctx).await,
+        Command::Run(a) => run::run(a, &ctx).await,
+        Command::Warning(a) => warning::run(a, &ctx).await,
+        Command::Cleanup(a) => cleanup::run(a, &ctx).await,
+    }
+}
+
+/// Prints `value` as pretty JSON (for `--json`).
+pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Parses a JSON argument, saying which argument was wrong.
+pub(crate) fn parse_json_arg(what: &str, text: &str) -> anyhow::Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{what} is not valid JSON: {e}"))
+}
+
+/// Formats a timestamp for humans.
+pub(crate) fn when(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}

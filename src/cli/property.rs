@@ -1,0 +1,254 @@
+use super::{Ctx, parse_json_arg, print_json, when};
+use crate::ids::{SourceId, TargetId, TenantId};
+use crate::service::Actor;
+use crate::service::properties::{self, PropertyFilter, has_manual_changes};
+use argh::FromArgs;
+
+/// list, show and edit properties (records) of a source or target
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "property")]
+pub struct Args {
+    #[argh(subcommand)]
+    command: PropertyCommand,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+enum PropertyCommand {
+    List(List),
+    Show(Show),
+    Edit(Edit),
+    Add(Add),
+    Delete(Delete),
+}
+
+/// list the properties of a source or a target
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+struct List {
+    #[argh(positional)]
+    tenant: TenantId,
+    /// a source id
+    #[argh(option)]
+    source: Option<SourceId>,
+    /// a target id
+    #[argh(option)]
+    target: Option<TargetId>,
+    /// only target properties edited by hand since the last sync
+    #[argh(switch)]
+    manual: bool,
+    /// include soft-deleted properties
+    #[argh(switch)]
+    all: bool,
+    /// print JSON for scripts
+    #[argh(switch)]
+    json: bool,
+}
+
+/// show one property with its data
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "show")]
+struct Show {
+    #[argh(positional)]
+    tenant: TenantId,
+    #[argh(positional)]
+    external_id: String,
+    /// a source id
+    #[argh(option)]
+    source: Option<SourceId>,
+    /// a target id
+    #[argh(option)]
+    target: Option<TargetId>,
+    /// print JSON for scripts
+    #[argh(switch)]
+    json: bool,
+}
+
+/// edit a target property by hand (or a property of a manual source) with a JSON merge patch
+/// such as '{"data": {"title": "New", "pool": null}}' (null removes a field)
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "edit")]
+struct Edit {
+    #[argh(positional)]
+    tenant: TenantId,
+    #[argh(positional)]
+    external_id: String,
+    #[argh(positional)]
+    patch: String,
+    /// a manual source id
+    #[argh(option)]
+    source: Option<SourceId>,
+    /// a target id
+    #[argh(option)]
+    target: Option<TargetId>,
+    /// print JSON for scripts
+    #[argh(switch)]
+    json: bool,
+}
+
+/// add a record to a manual source, e.g. '{"id": "P9", "title": "Villa"}'
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "add")]
+struct Add {
+    #[argh(positional)]
+    tenant: TenantId,
+    #[argh(positional)]
+    source: SourceId,
+    #[argh(positional)]
+    record: String,
+    /// print JSON for scripts
+    #[argh(switch)]
+    json: bool,
+}
+
+/// delete (soft) a record of a manual source
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "delete")]
+struct Delete {
+    #[argh(positional)]
+    tenant: TenantId,
+    #[argh(positional)]
+    source: SourceId,
+    #[argh(positional)]
+    external_id: String,
+    /// print JSON for scripts
+    #[argh(switch)]
+    json: bool,
+}
+
+enum Owner {
+    Source(SourceId),
+    Target(TargetId),
+}
+
+fn owner(source: Option<SourceId>, target: Option<TargetId>) -> anyhow::Result<Owner> {
+    match (source, target) {
+        (Some(s), None) => Ok(Owner::Source(s)),
+        (None, Some(t)) => Ok(Owner::Target(t)),
+        _ => anyhow::bail!("give exactly one of --source ID or --target ID"),
+    }
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let db = ctx.db().await?;
+    let actor = Actor::cli();
+    match args.command {
+        PropertyCommand::List(a) => {
+            let filter = PropertyFilter {
+                has_manual_changes: a.manual.then_some(true),
+                include_deleted: a.all,
+                ..Default::default()
+            };
+            match owner(a.source, a.target)? {
+                Owner::Source(s) => {
+                    if a.manual {
+                        anyhow::bail!("--manual applies to target properties only");
+                    }
+                    let all = properties::list_source(&db, a.tenant, s, &filter).await?;
+                    if a.json {
+                        return print_json(&all);
+                    }
+                    for p in all {
+                        let state = if p.deleted_at.is_some() {
+                            "deleted"
+                        } else {
+                            "live"
+                        };
+                        println!(
+                            "{}\t{}\t{}\tupdated {}",
+                            p.external_id,
+                            &p.hash[..12],
+                            state,
+                            when(&p.updated_at)
+                        );
+                    }
+                }
+                Owner::Target(t) => {
+                    let all = properties::list_target(&db, a.tenant, t, &filter).await?;
+                    if a.json {
+                        return print_json(&all);
+                    }
+                    for p in all {
+                        let mut state = if p.deleted_at.is_some() {
+                            "deleted"
+                        } else {
+                            "live"
+                        }
+                        .to_string();
+                        if has_manual_changes(&p) {
+                            state.push_str(", edited by hand");
+                        }
+                        println!(
+                            "{}\t{}\t{}\tupdated {}",
+                            p.external_id,
+                            &p.hash[..12],
+                            state,
+                            when(&p.updated_at)
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        PropertyCommand::Show(a) => {
+            let (json, data) = match owner(a.source, a.target)? {
+                Owner::Source(s) => {
+                    let p = properties::get_source(&db, a.tenant, s, &a.external_id).await?;
+                    (serde_json::to_value(&p)?, p.data)
+                }
+                Owner::Target(t) => {
+                    let p = properties::get_target(&db, a.tenant, t, &a.external_id).await?;
+                    let mut v = serde_json::to_value(&p)?;
+                    v["has_manual_changes"] = has_manual_changes(&p).into();
+                    (v, p.data)
+                }
+            };
+            if a.json {
+                return print_json(&json);
+            }
+            let data: serde_json::Value = serde_json::from_str(&data)?;
+            println!("{}", serde_json::to_string_pretty(&data)?);
+            Ok(())
+        }
+        PropertyCommand::Edit(a) => {
+            let patch = parse_json_arg("the patch", &a.patch)?;
+            let json = match owner(a.source, a.target)? {
+                Owner::Source(s) => serde_json::to_value(
+                    properties::patch_manual(&db, a.tenant, s, &a.external_id, &patch, &actor)
+                        .await?,
+                )?,
+                Owner::Target(t) => {
+                    let (p, _) =
+                        properties::patch_target(&db, a.tenant, t, &a.external_id, &patch, &actor)
+                            .await?;
+                    let mut v = serde_json::to_value(&p)?;
+                    v["has_manual_changes"] = has_manual_changes(&p).into();
+                    v
+                }
+            };
+            if a.json {
+                return print_json(&json);
+            }
+            println!("Updated {}", a.external_id);
+            Ok(())
+        }
+        PropertyCommand::Add(a) => {
+            let record = parse_json_arg("the record", &a.record)?;
+            let p = properties::create_manual(&db, a.tenant, a.source, &record, &actor).await?;
+            if a.json {
+                return print_json(&p);
+            }
+            println!("Created {}", p.external_id);
+            Ok(())
+        }
+        PropertyCommand::Delete(a) => {
+            let run =
+                properties::delete_manual(&db, a.tenant, a.source, &a.external_id, &actor).await?;
+            if a.json {
+                return print_json(&serde_json::json!({"deleted": a.external_id, "run_id": run}));
+            }
+            println!("Deleted {}", a.external_id);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Configuration: defaults, then `.env`, then environment variables, then flags.
+use std::fmt;
+
+/// Where the database lives when nothing else is said.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://sync-manager.db?mode=rwc";
+
+/// A database URL whose password never appears in `Debug` or `Display` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Accepts `sqlite://…`, `postgres://…`/`postgresql://…`, or a bare file path (taken as an
+    /// SQLite file, created on demand).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("the database URL is empty".into());
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(DatabaseUrl(raw.to_string()));
+        }
+        if let Some(rest) = raw.strip_prefix("sqlite:") {
+            if rest.contains("memory") || rest.contains("mode=") {
+                return Ok(DatabaseUrl(raw.to_string()));
+            }
+            let sep = if rest.contains('?') { '&' } else { '?' };
+            return Ok(DatabaseUrl(format!("{raw}{sep}mode=rwc")));
+        }
+        if raw.contains("://") {
+            return Err(format!(
+                "unsupported database URL scheme in {:?}: use sqlite://FILE or postgres://…",
+                redact(raw)
+            ));
+        }
+        Ok(DatabaseUrl(format!("sqlite://{raw}?mode=rwc")))
+    }
+
+    /// The URL to connect with (contains the password, if any).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres")
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", redact(&self.0))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host` with `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Resolves the database URL: the flag, else `DATABASE_URL` (from the environment or a `.env`
+/// file in the working directory), else [`DEFAULT_DATABASE_URL`].
+pub fn resolve_database_url(flag: Option<&str>) -> Result<DatabaseUrl, String> {
+    let _ = dotenvy::dotenv();
+    match flag {
+        Some(url) => DatabaseUrl::parse(url),
+        None => match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => DatabaseUrl::parse(&url),
+            _ => DatabaseUrl::parse(DEFAULT_DATABASE_URL),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("data.db").unwrap().expose(),
+            "sqlite://data.db?mode=rwc"
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://x.db").unwrap().expose(),
+            "sqlite://x.db?mode=rwc"
+        );
+        assert_eq!(
+            DatabaseUrl::parse(DEFAULT_DATABASE_URL).unwrap().expose(),
+            DEFAULT_DATABASE_URL
+        );
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert!(DatabaseUrl::parse("").is_err());
+        assert!(
+            DatabaseUrl::parse("postgres://u@h/db")
+                .unwrap()
+                .is_postgres()
+        );
+    }
+
+    #[test]
+    fn password_is_redacted() {
+        let url = DatabaseUrl::parse("postgres://bob:secret@db:5432/app").unwrap();
+        assert_eq!(
+            format!("{url:?}"),
+            "DatabaseUrl(postgres://bob:***@db:5432/app)"
+        );
+        assert_eq!(url.to_string(), "postgres://bob:***@db:5432/app");
+        assert!(url.expose().contains("secret"));
+    }
+}

@@ -1,0 +1,63 @@
+//! Connecting to the database and migrating it.
+use crate::config::DatabaseUrl;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use std::time::Duration;
+
+/// Opens a pool. SQLite gets WAL, foreign keys, a busy timeout and `synchronous=NORMAL`.
+pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(url.expose().to_string());
+    opts.sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10));
+    if url.is_postgres() {
+        opts.max_connections(16).min_connections(0);
+    } else {
+        // One in-memory database per connection: never pool more than one.
+        let size = if url.expose().contains(":memory:") || url.expose().contains("mode=memory") {
+            1
+        } else {
+            4
+        };
+        opts.max_connections(size).min_connections(1);
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30))
+                .pragma("cache_size", "-65536")
+                .pragma("temp_store", "memory")
+        });
+    }
+    Database::connect(opts).await
+}
+
+/// Applies every pending migration (idempotent).
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Connects and migrates.
+pub async fn open(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(url).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock up front
+/// (`BEGIN IMMEDIATE`), so a read-then-write transaction never fails to upgrade its lock.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+    } else {
+        db.begin().await
+    }
+}

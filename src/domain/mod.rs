@@ -1,0 +1,8 @@
+//! Pure logic with no I/O: canonical JSON and hashing, record identity, three-way merge,
+//! JSON merge patch, and the stats types every operation reports.
+pub mod canonical;
+pub mod identity;
+pub mod kinds;
+pub mod merge;
+pub mod patch;
+pub mod stats;

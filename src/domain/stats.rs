@@ -1,0 +1,70 @@
+//! Stats and plan types reported by imports and syncs.
+use serde::{Deserialize, Serialize};
+
+/// Counts of one import.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportStats {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+    pub restored: u64,
+    pub rejected: u64,
+}
+
+/// Counts of one sync.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStats {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+    pub warnings: u64,
+}
+
+/// A record of an import that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordError {
+    /// Zero-based position of the record in the batch.
+    pub index: u64,
+    /// The record's identity, when it could be read.
+    pub external_id: Option<String>,
+    pub reason: String,
+}
+
+/// What a sync does (or, in a dry run, would do) to one target property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncAction {
+    Create,
+    Update,
+    Restore,
+    Merge,
+    KeepTarget,
+    Overwrite,
+    Delete,
+}
+
+impl SyncAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncAction::Create => "create",
+            SyncAction::Update => "update",
+            SyncAction::Restore => "restore",
+            SyncAction::Merge => "merge",
+            SyncAction::KeepTarget => "keep_target",
+            SyncAction::Overwrite => "overwrite",
+            SyncAction::Delete => "delete",
+        }
+    }
+}
+
+/// One line of a sync plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedAction {
+    pub external_id: String,
+    pub action: SyncAction,
+    /// Top-level fields involved in a conflict or an overwrite of manual edits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}

@@ -1,0 +1,10 @@
+//! sea-orm entities, one per table. No logic here.
+pub mod api_keys;
+pub mod runs;
+pub mod snapshots;
+pub mod source_properties;
+pub mod sources;
+pub mod target_properties;
+pub mod targets;
+pub mod tenants;
+pub mod warnings;

@@ -1,0 +1,43 @@
+//! The one error type of the service layer.
+use crate::domain::stats::RecordError;
+use sea_orm::DbErr;
+
+pub type AppResult<T> = Result<T, AppError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The thing does not exist, or belongs to another tenant (indistinguishable on purpose).
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// Input that cannot be accepted; `reason` says what to fix.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// A strict import rejected the whole batch because of these records.
+    #[error("strict import rejected the whole batch: {} invalid record(s); first: record {}: {}", .errors.len(), .errors.first().map(|e| e.index).unwrap_or(0), .errors.first().map(|e| e.reason.as_str()).unwrap_or(""))]
+    Rejected { errors: Vec<RecordError> },
+    /// The request is valid but refused in the current state (e.g. the mass-delete guard).
+    #[error("{0}")]
+    Conflict(String),
+    /// Missing, unknown or revoked credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The database failed; never caused by user input.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl AppError {
+    pub fn not_found(what: &'static str, id: impl ToString) -> Self {
+        AppError::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}

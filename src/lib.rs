@@ -1,0 +1,15 @@
+//! sync-manager: a multi-tenant data synchronisation hub.
+//!
+//! Layers, one direction: `cli` → `service` → `entity`, with the pure rules in `domain`.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entity;
+pub mod error;
+pub mod ids;
+pub mod service;
+
+pub use error::{AppError, AppResult};

@@ -1,0 +1,39 @@
+//! Use cases, one file each. Functions over a connection or transaction returning
+//! `AppResult`; no HTTP types, no printing. The CLI and the API call the same functions.
+pub mod cleanup;
+pub mod imports;
+pub mod keys;
+pub mod properties;
+pub mod runs;
+pub mod snapshots;
+pub mod sources;
+pub mod sql;
+pub mod sync;
+pub mod targets;
+pub mod tenants;
+pub mod warnings;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+/// Now, truncated to microseconds (what PostgreSQL stores), so values read back compare equal.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Who performed an operation, recorded on its run: an API key prefix, or `cli`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn cli() -> Self {
+        Actor("cli".into())
+    }
+}
+
+/// Parses a stored JSON object (data columns always hold one).
+pub(crate) fn parse_object(text: &str) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    }
+}

@@ -1,0 +1,585 @@
+//! Sync: source → target without ever silently losing a manual edit on the target (SPEC §4).
+//! Reads both sides' hashes in two queries, decides per record, and copies unchanged-by-hand
+//! records inside the database in multi-row statements; only hand-edited records whose source
+//! changed are handled one by one (merge, keep, or overwrite with a warning).
+use super::runs::{self, RunKind};
+use super::snapshots::{PropertyKind, snapshot_ids};
+use super::sql::{CHUNK, Sql};
+use super::{Actor, now, parse_object};
+use crate::domain::canonical::Canonical;
+use crate::domain::kinds::{ConflictPolicy, DeletePolicy};
+use crate::domain::merge::{FieldConflict, differing_fields, three_way_merge};
+use crate::domain::stats::{PlannedAction, SyncAction, SyncStats};
+use crate::entity::{target_properties, warnings};
+use crate::error::AppResult;
+use crate::ids::{RunId, SourceId, TargetId, TenantId};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Set,
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncOptions {
+    /// Return the plan, write nothing.
+    pub dry_run: bool,
+}
+
+/// A warning raised by a sync (stored unless it is a dry run).
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncWarning {
+    /// Id of the stored warning; `None` in a dry run.
+    pub id: Option<i64>,
+    pub kind: String,
+    pub external_id: String,
+    pub message: String,
+    pub fields: Vec<FieldConflict>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncOutcome {
+    /// The run recorded; `None` for a dry run.
+    pub run_id: Option<RunId>,
+    pub stats: SyncStats,
+    /// Every action taken (or, in a dry run, planned); unchanged records are not listed.
+    pub plan: Vec<PlannedAction>,
+    pub warnings: Vec<SyncWarning>,
+    pub dry_run: bool,
+}
+
+/// Warning kinds raised by syncs.
+pub const WARNING_CONFLICT: &str = "conflict";
+pub const WARNING_KEPT_TARGET: &str = "kept_target";
+pub const WARNING_OVERWRITTEN: &str = "overwritten";
+pub const WARNING_DELETED_MANUAL: &str = "deleted_manual";
+
+static PAIR_LOCKS: LazyLock<Mutex<HashMap<(i64, i64), Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Default::default);
+
+fn pair_lock(source: SourceId, target: TargetId) -> Arc<tokio::sync::Mutex<()>> {
+    let mut locks = PAIR_LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    locks.entry((source.0, target.0)).or_default().clone()
+}
+
+struct SourceRow {
+    id: i64,
+    external_id: String,
+    hash: String,
+    deleted: bool,
+}
+
+struct TargetRow {
+    id: i64,
+    source_property_id: Option<i64>,
+    hash: String,
+    synced_hash: Option<String>,
+    deleted: bool,
+}
+
+/// A hand-edited target record whose source changed.
+struct Clash {
+    target_id: i64,
+    source_id: i64,
+    external_id: String,
+    source_hash: String,
+}
+
+struct Draft {
+    kind: &'static str,
+    target_property_id: i64,
+    external_id: String,
+    source_hash: Option<String>,
+    message: String,
+    fields: Vec<FieldConflict>,
+}
+
+fn fields_of(
+    diff: Vec<(String, Option<Value>, Option<Value>)>,
+    base: &Map<String, Value>,
+) -> Vec<FieldConflict> {
+    diff.into_iter()
+        .map(|(field, source, target)| FieldConflict {
+            base: base.get(&field).cloned(),
+            field,
+            source,
+            target,
+        })
+        .collect()
+}
+
+/// Syncs a source into a target: one transaction, one run, serialised per pair.
+pub async fn sync(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    source_id: SourceId,
+    target_id: TargetId,
+    opts: SyncOptions,
+    actor: &Actor,
+) -> AppResult<SyncOutcome> {
+    super::sources::get(db, tenant, source_id).await?;
+    let target = super::targets::get(db, tenant, target_id).await?;
+    let settings = super::targets::settings(&target);
+
+    let lock = pair_lock(source_id, target_id);
+    let _guard = lock.lock().await;
+    let tx = crate::db::begin_write(db).await?;
+    let backend = tx.get_database_backend();
+    if backend == DbBackend::Postgres {
+        let mut q = Sql::new(backend, "SELECT pg_advisory_xact_lock(");
+        q.bind((source_id.0 << 32) ^ target_id.0).push(")");
+        q.execute(&tx).await?;
+    }
+    let run = runs::start(
+        &tx,
+        tenant,
+        RunKind::Sync,
+        Some(source_id),
+        Some(target_id),
+        actor,
+    )
+    .await?;
+    let run_id = RunId(run.id);
+
+    let sources = load_sources(&tx, source_id).await?;
+    let targets = load_targets(&tx, target_id).await?;
+    let open = open_warning_keys(&tx, target_id).await?;
+
+    let mut stats = SyncStats::default();
+    let mut plan = Vec::new();
+    let (mut creates, mut copies, mut deletes, mut clashes) = (vec![], vec![], vec![], vec![]);
+    let mut drafts = Vec::new();
+    for s in &sources {
+        let Some(t) = targets.get(&s.external_id) else {
+            if !s.deleted {
+                creates.push(s.id);
+                stats.created += 1;
+                plan.push(action(&s.external_id, SyncAction::Create));
+            }
+            continue;
+        };
+        let manual = t.synced_hash.as_deref() != Some(t.hash.as_str());
+        if t.deleted {
+            if !s.deleted {
+                copies.push(t.id);
+                stats.updated += 1;
+                plan.push(action(&s.external_id, SyncAction::Restore));
+            }
+        } else if s.deleted {
+            match settings.delete_policy {
+                // A record whose deletion was declined (warning resolved keep_target) is
+                // detached from its source and stays.
+                _ if t.source_property_id != Some(s.id) => stats.unchanged += 1,
+                DeletePolicy::Ignore => stats.unchanged += 1,
+                DeletePolicy::Mark => {
+                    deletes.push(t.id);
+                    stats.deleted += 1;
+                    plan.push(action(&s.external_id, SyncAction::Delete));
+                    if manual {
+                        drafts.push(Draft {
+                            kind: WARNING_DELETED_MANUAL,
+                            target_property_id: t.id,
+                            external_id: s.external_id.clone(),
+                            source_hash: Some(s.hash.clone()),
+                            message: format!(
+                                "{:?} was deleted in the source and removed from the target, \
+                                 losing its manual edits (restore them with keep_target)",
+                                s.external_id
+                            ),
+                            fields: vec![],
+                        });
+                    }
+                }
+            }
+        } else if t.synced_hash.as_deref() == Some(s.hash.as_str()) {
+            // The source did not change since the last sync; a manual edit survives.
+            stats.unchanged += 1;
+        } else if !manual || t.hash == s.hash {
+            copies.push(t.id);
+            stats.updated += 1;
+            plan.push(action(&s.external_id, SyncAction::Update));
+        } else {
+            clashes.push(Clash {
+                target_id: t.id,
+                source_id: s.id,
+                external_id: s.external_id.clone(),
+                source_hash: s.hash.clone(),
+            });
+        }
+    }
+
+    let mut clash_writes = Vec::new();
+    if !clashes.is_empty() {
+        resolve_clashes(
+            &tx,
+            settings.conflict_policy,
+            &clashes,
+            &mut stats,
+            &mut plan,
+            &mut drafts,
+            &mut clash_writes,
+        )
+        .await?;
+    }
+    // One open warning per record, kind and source version is enough.
+    drafts.retain(|d| {
+        !open.contains(&(
+            d.target_property_id,
+            d.kind.to_string(),
+            d.source_hash.clone().unwrap_or_default(),
+        ))
+    });
+    stats.warnings = drafts.len() as u64;
+
+    if opts.dry_run {
+        tx.rollback().await?;
+        return Ok(SyncOutcome {
+            run_id: None,
+            stats,
+            plan,
+            warnings: drafts.into_iter().map(|d| to_warning(None, d)).collect(),
+            dry_run: true,
+        });
+    }
+
+    let at = now();
+    for chunk in creates.chunks(CHUNK) {
+        let mut q = Sql::new(
+            backend,
+            "INSERT INTO target_properties (tenant_id, target_id, external_id, source_property_id, \
+             data, hash, synced_hash, last_synced_at, created_run_id, run_id, created_at, \
+             updated_at) SELECT tenant_id, ",
+        );
+        q.bind(target_id.0)
+            .push(", external_id, id, data, hash, hash, ")
+            .bind(at)
+            .push(", ")
+            .bind(run_id.0)
+            .push(", ")
+            .bind(run_id.0)
+            .push(", ")
+            .bind(at)
+            .push(", ")
+            .bind(at)
+            .push(" FROM source_properties WHERE id IN ")
+            .bind_list(chunk.iter().copied());
+        q.execute(&tx).await?;
+    }
+    let mut snapshot_targets: Vec<i64> = copies.iter().chain(&deletes).copied().collect();
+    snapshot_targets.extend(clash_writes.iter().map(|w: &ClashWrite| w.target_id));
+    snapshot_ids(&tx, PropertyKind::Target, &snapshot_targets, run_id, "sync").await?;
+    for chunk in copies.chunks(CHUNK) {
+        let mut q = Sql::new(
+            backend,
+            "UPDATE target_properties SET data = s.data, hash = s.hash, synced_hash = s.hash, \
+             base_data = NULL, source_property_id = s.id, deleted_at = NULL, last_synced_at = ",
+        );
+        q.bind(at)
+            .push(", run_id = ")
+            .bind(run_id.0)
+            .push(", updated_at = ")
+            .bind(at)
+            .push(" FROM source_properties AS s WHERE s.source_id = ")
+            .bind(source_id.0)
+            .push(" AND s.external_id = target_properties.external_id AND target_properties.id IN ")
+            .bind_list(chunk.iter().copied());
+        q.execute(&tx).await?;
+    }
+    for chunk in deletes.chunks(CHUNK) {
+        let mut q = Sql::new(backend, "UPDATE target_properties SET deleted_at = ");
+        q.bind(at)
+            .push(", run_id = ")
+            .bind(run_id.0)
+            .push(", updated_at = ")
+            .bind(at)
+            .push(" WHERE id IN ")
+            .bind_list(chunk.iter().copied());
+        q.execute(&tx).await?;
+    }
+    for w in clash_writes {
+        target_properties::ActiveModel {
+            id: Set(w.target_id),
+            data: Set(w.data),
+            hash: Set(w.hash),
+            synced_hash: Set(Some(w.synced_hash)),
+            base_data: Set(w.base),
+            source_property_id: Set(Some(w.source_property_id)),
+            last_synced_at: Set(Some(at)),
+            run_id: Set(Some(run_id.0)),
+            updated_at: Set(at),
+            ..Default::default()
+        }
+        .update(&tx)
+        .await?;
+    }
+    let mut stored = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        let model = warnings::ActiveModel {
+            tenant_id: Set(tenant.0),
+            run_id: Set(Some(run_id.0)),
+            kind: Set(d.kind.to_string()),
+            source_id: Set(Some(source_id.0)),
+            target_id: Set(Some(target_id.0)),
+            target_property_id: Set(Some(d.target_property_id)),
+            external_id: Set(Some(d.external_id.clone())),
+            source_hash: Set(d.source_hash.clone()),
+            message: Set(d.message.clone()),
+            details: Set(json!({"fields": d.fields}).to_string()),
+            status: Set("open".into()),
+            resolution: Set(None),
+            resolved_run_id: Set(None),
+            created_at: Set(at),
+            resolved_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&tx)
+        .await?;
+        stored.push(to_warning(Some(model.id), d));
+    }
+    runs::finish(&tx, run, &stats, None).await?;
+    tx.commit().await?;
+    Ok(SyncOutcome {
+        run_id: Some(run_id),
+        stats,
+        plan,
+        warnings: stored,
+        dry_run: false,
+    })
+}
+
+fn action(external_id: &str, action: SyncAction) -> PlannedAction {
+    PlannedAction {
+        external_id: external_id.to_string(),
+        action,
+        fields: vec![],
+    }
+}
+
+fn to_warning(id: Option<i64>, d: Draft) -> SyncWarning {
+    SyncWarning {
+        id,
+        kind: d.kind.to_string(),
+        external_id: d.external_id,
+        message: d.message,
+        fields: d.fields,
+    }
+}
+
+/// The new state of a hand-edited target record after its clash was handled.
+struct ClashWrite {
+    target_id: i64,
+    source_property_id: i64,
+    data: String,
+    hash: String,
+    synced_hash: String,
+    base: Option<String>,
+}
+
+async fn resolve_clashes(
+    tx: &DatabaseTransaction,
+    policy: ConflictPolicy,
+    clashes: &[Clash],
+    stats: &mut SyncStats,
+    plan: &mut Vec<PlannedAction>,
+    drafts: &mut Vec<Draft>,
+    writes: &mut Vec<ClashWrite>,
+) -> AppResult<()> {
+    let backend = tx.get_database_backend();
+    let mut source_data: HashMap<i64, String> = HashMap::new();
+    let mut target_data: HashMap<i64, (String, Option<String>)> = HashMap::new();
+    for chunk in clashes.chunks(CHUNK) {
+        let mut q = Sql::new(
+            backend,
+            "SELECT id, data FROM source_properties WHERE id IN ",
+        );
+        q.bind_list(chunk.iter().map(|c| c.source_id));
+        for row in q.fetch_all(tx).await? {
+            source_data.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+        }
+        let mut q = Sql::new(
+            backend,
+            "SELECT id, data, base_data FROM target_properties WHERE id IN ",
+        );
+        q.bind_list(chunk.iter().map(|c| c.target_id));
+        for row in q.fetch_all(tx).await? {
+            target_data.insert(
+                row.try_get_by_index(0)?,
+                (row.try_get_by_index(1)?, row.try_get_by_index(2)?),
+            );
+        }
+    }
+    for c in clashes {
+        let s_text = source_data.get(&c.source_id).cloned().unwrap_or_default();
+        let (t_text, base_text) = target_data.get(&c.target_id).cloned().unwrap_or_default();
+        let (s, t) = (parse_object(&s_text), parse_object(&t_text));
+        // Without a recorded base every differing field counts as changed on both sides, so
+        // nothing hand-edited is ever taken for unchanged.
+        let base = base_text.as_deref().map(parse_object).unwrap_or_default();
+        match policy {
+            ConflictPolicy::Merge => {
+                let outcome = three_way_merge(&base, &s, &t);
+                let merged = Canonical::of(&Value::Object(outcome.merged));
+                let fields: Vec<String> =
+                    outcome.conflicts.iter().map(|f| f.field.clone()).collect();
+                if merged.hash == Canonical::of(&Value::Object(t.clone())).hash {
+                    stats.unchanged += 1;
+                } else {
+                    stats.updated += 1;
+                }
+                plan.push(PlannedAction {
+                    external_id: c.external_id.clone(),
+                    action: SyncAction::Merge,
+                    fields,
+                });
+                if !outcome.conflicts.is_empty() {
+                    let names: Vec<&str> =
+                        outcome.conflicts.iter().map(|f| f.field.as_str()).collect();
+                    drafts.push(Draft {
+                        kind: WARNING_CONFLICT,
+                        target_property_id: c.target_id,
+                        external_id: c.external_id.clone(),
+                        source_hash: Some(c.source_hash.clone()),
+                        message: format!(
+                            "{:?}: field(s) {} changed both in the source and by hand on the \
+                             target; the target's values were kept",
+                            c.external_id,
+                            names.join(", ")
+                        ),
+                        fields: outcome.conflicts,
+                    });
+                }
+                let base = (merged.hash != c.source_hash).then(|| s_text.clone());
+                writes.push(ClashWrite {
+                    target_id: c.target_id,
+                    source_property_id: c.source_id,
+                    data: merged.text,
+                    hash: merged.hash,
+                    synced_hash: c.source_hash.clone(),
+                    base,
+                });
+            }
+            ConflictPolicy::KeepTarget => {
+                stats.unchanged += 1;
+                let fields = fields_of(differing_fields(&s, &t), &base);
+                plan.push(PlannedAction {
+                    external_id: c.external_id.clone(),
+                    action: SyncAction::KeepTarget,
+                    fields: fields.iter().map(|f| f.field.clone()).collect(),
+                });
+                drafts.push(Draft {
+                    kind: WARNING_KEPT_TARGET,
+                    target_property_id: c.target_id,
+                    external_id: c.external_id.clone(),
+                    source_hash: Some(c.source_hash.clone()),
+                    message: format!(
+                        "{:?} changed in the source but was edited by hand on the target; the \
+                         target was left as it is (conflict_policy keep_target)",
+                        c.external_id
+                    ),
+                    fields,
+                });
+            }
+            ConflictPolicy::Overwrite => {
+                stats.updated += 1;
+                let fields = fields_of(differing_fields(&s, &t), &base);
+                plan.push(PlannedAction {
+                    external_id: c.external_id.clone(),
+                    action: SyncAction::Overwrite,
+                    fields: fields.iter().map(|f| f.field.clone()).collect(),
+                });
+                drafts.push(Draft {
+                    kind: WARNING_OVERWRITTEN,
+                    target_property_id: c.target_id,
+                    external_id: c.external_id.clone(),
+                    source_hash: Some(c.source_hash.clone()),
+                    message: format!(
+                        "{:?}: manual edits on the target were overwritten by the source \
+                         (conflict_policy overwrite); the previous version is in a snapshot and \
+                         keep_target brings the edits back",
+                        c.external_id
+                    ),
+                    fields,
+                });
+                writes.push(ClashWrite {
+                    target_id: c.target_id,
+                    source_property_id: c.source_id,
+                    data: s_text.clone(),
+                    hash: c.source_hash.clone(),
+                    synced_hash: c.source_hash.clone(),
+                    base: None,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn load_sources(conn: &impl ConnectionTrait, source: SourceId) -> AppResult<Vec<SourceRow>> {
+    let mut q = Sql::new(
+        conn.get_database_backend(),
+        "SELECT id, external_id, hash, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END \
+         FROM source_properties WHERE source_id = ",
+    );
+    q.bind(source.0).push(" ORDER BY id");
+    let rows = q.fetch_all(conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(SourceRow {
+            id: row.try_get_by_index(0)?,
+            external_id: row.try_get_by_index(1)?,
+            hash: row.try_get_by_index(2)?,
+            deleted: row.try_get_by_index::<i32>(3)? != 0,
+        });
+    }
+    Ok(out)
+}
+
+async fn load_targets(
+    conn: &impl ConnectionTrait,
+    target: TargetId,
+) -> AppResult<HashMap<String, TargetRow>> {
+    let mut q = Sql::new(
+        conn.get_database_backend(),
+        "SELECT id, external_id, hash, synced_hash, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END, \
+         source_property_id FROM target_properties WHERE target_id = ",
+    );
+    q.bind(target.0);
+    let rows = q.fetch_all(conn).await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for row in rows {
+        out.insert(
+            row.try_get_by_index(1)?,
+            TargetRow {
+                id: row.try_get_by_index(0)?,
+                hash: row.try_get_by_index(2)?,
+                synced_hash: row.try_get_by_index(3)?,
+                deleted: row.try_get_by_index::<i32>(4)? != 0,
+                source_property_id: row.try_get_by_index(5)?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+async fn open_warning_keys(
+    conn: &impl ConnectionTrait,
+    target: TargetId,
+) -> AppResult<HashSet<(i64, String, String)>> {
+    let mut q = Sql::new(
+        conn.get_database_backend(),
+        "SELECT target_property_id, kind, source_hash FROM warnings WHERE status = 'open' \
+         AND target_property_id IS NOT NULL AND target_id = ",
+    );
+    q.bind(target.0);
+    let mut out = HashSet::new();
+    for row in q.fetch_all(conn).await? {
+        let hash: Option<String> = row.try_get_by_index(2)?;
+        out.insert((
+            row.try_get_by_index(0)?,
+            row.try_get_by_index(1)?,
+            hash.unwrap_or_default(),
+        ));
+    }
+    Ok(out)
+}

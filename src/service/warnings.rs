@@ -1,0 +1,233 @@
+//! Warnings: what a human must look at, and resolving them.
+use super::runs::{self, RunKind};
+use super::snapshots::{PropertyKind, snapshot_ids};
+use super::{Actor, now, parse_object};
+use crate::domain::canonical::Canonical;
+use crate::domain::merge::FieldConflict;
+use crate::entity::{source_properties, target_properties, warnings};
+use crate::error::{AppError, AppResult};
+use crate::ids::{RunId, SourceId, TargetId, TenantId, WarningId};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+/// How a human resolves a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// Accept the manual (target) values.
+    KeepTarget,
+    /// Apply the source values for the fields concerned (snapshot first).
+    TakeSource,
+}
+
+impl Resolution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::KeepTarget => "keep_target",
+            Resolution::TakeSource => "take_source",
+        }
+    }
+}
+
+impl std::str::FromStr for Resolution {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "keep_target" => Ok(Resolution::KeepTarget),
+            "take_source" => Ok(Resolution::TakeSource),
+            other => Err(format!(
+                "unknown resolution {other:?}; expected keep_target or take_source"
+            )),
+        }
+    }
+}
+
+/// Which warnings to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct WarningFilter {
+    /// `open` or `resolved`; `None` lists both.
+    pub status: Option<String>,
+    pub source: Option<SourceId>,
+    pub target: Option<TargetId>,
+    /// Cursor: warnings with a smaller id.
+    pub before: Option<WarningId>,
+    /// At most this many (0 = no limit).
+    pub limit: u64,
+}
+
+fn query(tenant: TenantId, filter: &WarningFilter) -> AppResult<sea_orm::Select<warnings::Entity>> {
+    let mut q = warnings::Entity::find().filter(warnings::Column::TenantId.eq(tenant.0));
+    if let Some(status) = &filter.status {
+        if status != "open" && status != "resolved" {
+            return Err(AppError::invalid(
+                "status",
+                format!("unknown status {status:?}; expected open or resolved"),
+            ));
+        }
+        q = q.filter(warnings::Column::Status.eq(status.as_str()));
+    }
+    if let Some(source) = filter.source {
+        q = q.filter(warnings::Column::SourceId.eq(source.0));
+    }
+    if let Some(target) = filter.target {
+        q = q.filter(warnings::Column::TargetId.eq(target.0));
+    }
+    Ok(q)
+}
+
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    filter: &WarningFilter,
+) -> AppResult<Vec<warnings::Model>> {
+    let mut q = query(tenant, filter)?;
+    if let Some(before) = filter.before {
+        q = q.filter(warnings::Column::Id.lt(before.0));
+    }
+    if filter.limit > 0 {
+        q = q.limit(filter.limit);
+    }
+    Ok(q.order_by_desc(warnings::Column::Id).all(conn).await?)
+}
+
+pub async fn count(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    filter: &WarningFilter,
+) -> AppResult<u64> {
+    Ok(query(tenant, filter)?.count(conn).await?)
+}
+
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: WarningId,
+) -> AppResult<warnings::Model> {
+    warnings::Entity::find_by_id(id.0)
+        .filter(warnings::Column::TenantId.eq(tenant.0))
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("warning", id))
+}
+
+/// The per-field base/source/target values recorded on a warning.
+pub fn fields(warning: &warnings::Model) -> Vec<FieldConflict> {
+    serde_json::from_str::<Value>(&warning.details)
+        .ok()
+        .and_then(|d| d.get("fields").cloned())
+        .and_then(|f| serde_json::from_value(f).ok())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolveOutcome {
+    pub run_id: RunId,
+    /// Whether the target property was changed by the resolution.
+    pub changed: bool,
+}
+
+/// Resolves an open warning. `keep_target` accepts the manual values (and brings back values
+/// an overwrite replaced, or a record a deletion removed); `take_source` applies the source
+/// values of the fields concerned. The property is snapshotted before any change; the
+/// resolution is recorded as a run.
+pub async fn resolve(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: WarningId,
+    resolution: Resolution,
+    actor: &Actor,
+) -> AppResult<ResolveOutcome> {
+    let tx = crate::db::begin_write(db).await?;
+    let warning = get(&tx, tenant, id).await?;
+    if warning.status != "open" {
+        return Err(AppError::Conflict(format!(
+            "warning {id} is already resolved ({})",
+            warning.resolution.as_deref().unwrap_or("resolved")
+        )));
+    }
+    let run = runs::start(
+        &tx,
+        tenant,
+        RunKind::Resolve,
+        warning.source_id.map(SourceId),
+        warning.target_id.map(TargetId),
+        actor,
+    )
+    .await?;
+    let run_id = RunId(run.id);
+    let property = match warning.target_property_id {
+        Some(pid) => target_properties::Entity::find_by_id(pid).one(&tx).await?,
+        None => None,
+    };
+    let mut changed = false;
+    if let Some(prop) = property {
+        let mut active: target_properties::ActiveModel = prop.clone().into();
+        if warning.kind == super::sync::WARNING_DELETED_MANUAL {
+            if resolution == Resolution::KeepTarget && prop.deleted_at.is_some() {
+                // Bring the record back and detach it, so later syncs leave it alone.
+                active.deleted_at = Set(None);
+                active.source_property_id = Set(None);
+                changed = true;
+            }
+        } else {
+            let mut data = Value::Object(parse_object(&prop.data));
+            let map = data.as_object_mut().expect("an object");
+            for f in fields(&warning) {
+                let value = match resolution {
+                    Resolution::KeepTarget => f.target,
+                    Resolution::TakeSource => f.source,
+                };
+                match value {
+                    Some(v) => map.insert(f.field, v),
+                    None => map.remove(&f.field),
+                };
+            }
+            let canonical = Canonical::of(&data);
+            // Accepting against the source version the warning was about makes it the new
+            // base; if the source moved on since, the next sync merges as usual.
+            let source = match prop.source_property_id {
+                Some(sid) => source_properties::Entity::find_by_id(sid).one(&tx).await?,
+                None => None,
+            };
+            let current_source = source.filter(|s| Some(&s.hash) == warning.source_hash.as_ref());
+            let (synced, base) = match current_source {
+                Some(s) => {
+                    let base = (canonical.hash != s.hash).then(|| s.data.clone());
+                    (Some(s.hash), base)
+                }
+                None => (
+                    prop.synced_hash.clone(),
+                    super::properties::base_after_manual_change(&prop, &canonical.hash),
+                ),
+            };
+            changed = canonical.hash != prop.hash;
+            active.data = Set(canonical.text);
+            active.hash = Set(canonical.hash);
+            active.synced_hash = Set(synced);
+            active.base_data = Set(base);
+        }
+        snapshot_ids(&tx, PropertyKind::Target, &[prop.id], run_id, "resolve").await?;
+        active.run_id = Set(Some(run.id));
+        active.updated_at = Set(now());
+        active.update(&tx).await?;
+    }
+    let mut active: warnings::ActiveModel = warning.into();
+    active.status = Set("resolved".into());
+    active.resolution = Set(Some(resolution.as_str().to_string()));
+    active.resolved_run_id = Set(Some(run.id));
+    active.resolved_at = Set(Some(now()));
+    active.update(&tx).await?;
+    runs::finish(
+        &tx,
+        run,
+        &serde_json::json!({"resolved": 1, "changed": u64::from(changed), "warning_id": id.0}),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ResolveOutcome { run_id, changed })
+}
