@@ -1,0 +1,149 @@
+//! Test databases: a fresh SQLite file per test, or (when `SYNC_MANAGER_TEST_PG` holds a
+//! postgres URL) a fresh, uniquely named PostgreSQL database that is dropped afterwards.
+#![allow(dead_code)]
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use std::sync::atomic::{AtomicU32, Ordering};
+use sync_manager::config::DatabaseUrl;
+
+pub struct TestDb {
+    pub db: DatabaseConnection,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>, // (admin url, database name)
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique_name() -> String {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).unwrap();
+    format!(
+        "sm_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        hex::encode(bytes)
+    )
+}
+
+/// The PostgreSQL admin URL, if the PostgreSQL half of the suite is enabled.
+pub fn pg_url() -> Option<String> {
+    std::env::var("SYNC_MANAGER_TEST_PG")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let (server, _) = base
+        .rsplit_once('/')
+        .expect("a postgres URL with a database path");
+    format!("{server}/{name}{query}")
+}
+
+impl TestDb {
+    /// A URL for a fresh database of the given backend, without connecting (for CLI tests).
+    pub async fn fresh_url(backend: &str) -> Option<TestDb> {
+        match backend {
+            "sqlite" => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                let db = sync_manager::db::open(&DatabaseUrl::parse(&url).unwrap())
+                    .await
+                    .unwrap();
+                Some(TestDb {
+                    db,
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                })
+            }
+            _ => {
+                let admin = pg_url()?;
+                let name = unique_name();
+                let admin_db = Database::connect(&admin)
+                    .await
+                    .expect("connect to SYNC_MANAGER_TEST_PG");
+                admin_db
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                admin_db.close().await.ok();
+                let url = with_database(&admin, &name);
+                let db = sync_manager::db::open(&DatabaseUrl::parse(&url).unwrap())
+                    .await
+                    .unwrap();
+                Some(TestDb {
+                    db,
+                    url,
+                    _dir: None,
+                    pg: Some((admin, name)),
+                })
+            }
+        }
+    }
+
+    pub async fn new(backend: &str) -> Option<TestDb> {
+        Self::fresh_url(backend).await
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            let db = self.db.clone();
+            // Drop the database from a separate runtime: Drop cannot await.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    db.close().await.ok();
+                    if let Ok(admin_db) = Database::connect(&admin).await {
+                        let _ = admin_db
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
+                        admin_db.close().await.ok();
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+/// Defines `NAME_sqlite` and `NAME_postgres` tests running `async fn NAME(db: &DatabaseConnection)`.
+/// The PostgreSQL test says it is skipped and returns when `SYNC_MANAGER_TEST_PG` is unset.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let t = $crate::common::TestDb::new("sqlite").await.unwrap();
+                    super::$name(&t.db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(t) = $crate::common::TestDb::new("postgres").await else {
+                        eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");
+                        return;
+                    };
+                    super::$name(&t.db).await;
+                }
+            )*
+        }
+    };
+}
