@@ -1,4 +1,5 @@
 //! The `sync-manager` binary: parse arguments, set up logging, hand over to the CLI.
+use argh::FromArgs;
 use sync_manager::cli;
 
 #[tokio::main]
@@ -10,7 +11,33 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let args: cli::Cli = argh::from_env();
+    // argh takes a bare "-" for an unknown flag; pass it on as the stdin marker instead.
+    let argv: Vec<String> = std::env::args()
+        .map(|a| {
+            if a == "-" {
+                cli::STDIN_ARG.to_string()
+            } else {
+                a
+            }
+        })
+        .collect();
+    let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let args: cli::Cli = match cli::Cli::from_args(&["sync-manager"], &argv_refs[1..]) {
+        Ok(args) => args,
+        Err(early) => {
+            let output = early.output.replace(cli::STDIN_ARG, "-");
+            return match early.status {
+                Ok(()) => {
+                    println!("{output}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(()) => {
+                    eprintln!("{output}");
+                    std::process::ExitCode::from(2)
+                }
+            };
+        }
+    };
     match cli::run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -36,14 +36,15 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    let (input, size): (ImportInput, Option<u64>) = if args.file == "-" {
-        (ImportInput::Reader(Box::new(std::io::stdin())), None)
-    } else {
-        let file = std::fs::File::open(&args.file)
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file))?;
-        let size = file.metadata().ok().map(|m| m.len());
-        (ImportInput::Reader(Box::new(file)), size)
-    };
+    let (input, size): (ImportInput, Option<u64>) =
+        if args.file == super::STDIN_ARG || args.file == "-" {
+            (ImportInput::Reader(Box::new(std::io::stdin())), None)
+        } else {
+            let file = std::fs::File::open(&args.file)
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file))?;
+            let size = file.metadata().ok().map(|m| m.len());
+            (ImportInput::Reader(Box::new(file)), size)
+        };
     let db = ctx.db().await?;
     let bar = std::io::stderr().is_terminal().then(|| match size {
         Some(len) => ProgressBar::new(len).with_style(

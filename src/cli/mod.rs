@@ -48,6 +48,9 @@ pub enum Command {
     Cleanup(cleanup::Args),
 }
 
+/// What `main` passes for a bare `-` argument (standard input).
+pub const STDIN_ARG: &str = "\u{1}stdin";
+
 /// What every command gets: where the database is.
 pub struct Ctx {
     pub database_url: DatabaseUrl,

@@ -1,0 +1,496 @@
+//! End-to-end tests of the real `sync-manager` binary: the real-estate day-1/day-2 workflow,
+//! manual edits surviving syncs, full imports and the mass-delete guard, dry runs, restore,
+//! rollback, cleanup, and bad input.
+mod common;
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+struct Env {
+    dir: tempfile::TempDir,
+    url: String,
+    _db: Option<common::TestDb>,
+}
+
+impl Env {
+    async fn new(backend: &str) -> Option<Env> {
+        let dir = tempfile::tempdir().unwrap();
+        if backend == "sqlite" {
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
+            return Some(Env {
+                dir,
+                url,
+                _db: None,
+            });
+        }
+        let db = common::TestDb::new("postgres").await?;
+        Some(Env {
+            dir,
+            url: db.url.clone(),
+            _db: Some(db),
+        })
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("sync-manager").unwrap();
+        cmd.current_dir(self.dir.path())
+            .env("DATABASE_URL", &self.url)
+            .env_remove("SYNC_MANAGER_LOG")
+            .args(args);
+        cmd
+    }
+
+    /// Runs a command that must succeed; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{args:?} failed: {stderr}\n{stdout}");
+        stdout
+    }
+
+    /// Runs a command that must fail; returns stderr.
+    fn fail(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            !out.status.success(),
+            "{args:?} should have failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            stderr.starts_with("error: ") || stderr.starts_with("Error parsing"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&self.ok(&args)).unwrap()
+    }
+
+    fn write(&self, name: &str, records: &Value) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(records).unwrap()).unwrap();
+        path
+    }
+
+    /// init + tenant + source + target; returns (tenant, source, target) ids as strings.
+    fn setup(&self, target_config: &str) -> (String, String, String) {
+        let init = self.ok(&["init"]);
+        assert!(init.contains("Admin key: sma_"), "{init}");
+        assert!(
+            self.ok(&["init"]).contains("already exists"),
+            "init is idempotent"
+        );
+        let tenant = self.json(&["create-tenant", "My Agency"]);
+        assert!(tenant["api_key"].as_str().unwrap().starts_with("sm_"));
+        let t = tenant["tenant"]["id"].to_string();
+        let s =
+            self.json(&["source", "create", &t, "portal", "--type", "scraped"])["id"].to_string();
+        let g = self.json(&["target", "create", &t, "website", "--config", target_config])["id"]
+            .to_string();
+        (t, s, g)
+    }
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn listing(i: u32, title: &str, price: u32) -> Value {
+    json!({
+        "id": format!("PROP{i:03}"),
+        "title": title,
+        "price": price,
+        "currency": "EUR",
+        "location": {"city": "Marbella", "lat": 36.5, "lon": -4.9},
+        "features": ["pool", "sea view"],
+    })
+}
+
+fn day1() -> Value {
+    json!(
+        (1..=5)
+            .map(|i| listing(i, &format!("Villa {i}"), 100_000 * i))
+            .collect::<Vec<_>>()
+    )
+}
+
+async fn day1_day2_workflow(backend: &str) {
+    let Some(env) = Env::new(backend).await else {
+        eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");
+        return;
+    };
+    let (t, s, g) = env.setup(r#"{"conflict_policy": "merge"}"#);
+    let f1 = env.write("day1.json", &day1());
+    let out = env.ok(&["import", &t, &s, p(&f1)]);
+    assert!(
+        out.contains("Created: 5, Updated: 0, Unchanged: 0, Deleted: 0, Restored: 0, Rejected: 0"),
+        "{out}"
+    );
+    let out = env.ok(&["sync", &t, &s, &g]);
+    assert!(
+        out.contains("Created: 5, Updated: 0, Unchanged: 0, Deleted: 0, Warnings: 0"),
+        "{out}"
+    );
+
+    // The agent fixes two listings by hand on the website.
+    env.ok(&[
+        "property",
+        "edit",
+        &t,
+        "PROP001",
+        r#"{"data": {"title": "Villa 1 with sea view"}}"#,
+        "--target",
+        &g,
+    ]);
+    env.ok(&[
+        "property",
+        "edit",
+        &t,
+        "PROP003",
+        r#"{"data": {"price": 290000}}"#,
+        "--target",
+        &g,
+    ]);
+    let manual = env.json(&["property", "list", &t, "--target", &g, "--manual"]);
+    assert_eq!(manual.as_array().unwrap().len(), 2);
+
+    // Day 2: PROP001 and PROP003 get new prices, PROP002 a new title, PROP006 is new.
+    let mut day2 = day1();
+    day2[0]["price"] = json!(95_000);
+    day2[1]["title"] = json!("Villa 2, renovated");
+    day2[2]["price"] = json!(310_000);
+    day2.as_array_mut()
+        .unwrap()
+        .push(listing(6, "Villa 6", 600_000));
+    let f2 = env.write("day2.json", &day2);
+    let out = env.ok(&["import", &t, &s, p(&f2)]);
+    assert!(
+        out.contains("Created: 1, Updated: 3, Unchanged: 2, Deleted: 0"),
+        "{out}"
+    );
+    let out = env.ok(&["sync", &t, &s, &g]);
+    assert!(
+        out.contains("Created: 1, Updated: 2, Unchanged: 3, Deleted: 0, Warnings: 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("price: base 300000, source 310000, target 290000"),
+        "{out}"
+    );
+
+    // The non-conflicting manual edit survived and the source change was merged in.
+    let p1 = env.json(&["property", "show", &t, "PROP001", "--target", &g]);
+    let data: Value = serde_json::from_str(p1["data"].as_str().unwrap()).unwrap();
+    assert_eq!(data["title"], "Villa 1 with sea view");
+    assert_eq!(data["price"], 95_000);
+    assert_eq!(p1["has_manual_changes"], true);
+    // The conflicting one kept the manual value, with an open warning.
+    let p3 = env.json(&["property", "show", &t, "PROP003", "--target", &g]);
+    assert!(p3["data"].as_str().unwrap().contains("290000"));
+    let warnings = env.json(&["warning", "list", &t]);
+    assert_eq!(warnings.as_array().unwrap().len(), 1);
+    assert_eq!(warnings[0]["kind"], "conflict");
+    assert_eq!(warnings[0]["external_id"], "PROP003");
+    let listed = env.ok(&["warning", "list", &t]);
+    assert!(
+        listed.contains("price: base 300000, source 310000, target 290000"),
+        "{listed}"
+    );
+
+    // Resolve it by taking the source value.
+    let wid = warnings[0]["id"].to_string();
+    let out = env.ok(&["warning", "resolve", &t, &wid, "take_source"]);
+    assert!(out.contains("target updated"), "{out}");
+    let p3 = env.json(&["property", "show", &t, "PROP003", "--target", &g]);
+    assert!(p3["data"].as_str().unwrap().contains("310000"));
+    assert!(
+        env.ok(&["warning", "list", &t])
+            .contains("No open warnings")
+    );
+
+    // Nothing left to do.
+    let out = env.ok(&["sync", &t, &s, &g]);
+    assert!(
+        out.contains("Created: 0, Updated: 0, Unchanged: 6, Deleted: 0, Warnings: 0"),
+        "{out}"
+    );
+    let runs = env.json(&["run", "list", &t]);
+    assert!(runs.as_array().unwrap().len() >= 8);
+}
+
+async fn full_import_and_mass_delete_guard(backend: &str) {
+    let Some(env) = Env::new(backend).await else {
+        eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");
+        return;
+    };
+    let (t, s, g) = env.setup("{}");
+    let all: Vec<Value> = (1..=10).map(|i| listing(i, "V", i)).collect();
+    env.ok(&["import", &t, &s, p(&env.write("all.json", &json!(all)))]);
+    env.ok(&["sync", &t, &s, &g]);
+    // Two listings were sold: a full import of the other eight deletes them.
+    let out = env.ok(&[
+        "import",
+        &t,
+        &s,
+        p(&env.write("eight.json", &json!(all[..8]))),
+        "--full",
+    ]);
+    assert!(out.contains("Deleted: 2"), "{out}");
+    let out = env.ok(&["sync", &t, &s, &g]);
+    assert!(out.contains("Deleted: 2"), "{out}");
+    assert_eq!(
+        env.json(&["property", "list", &t, "--target", &g])
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
+    // A broken scrape with two listings must not wipe the website.
+    let broken = env.write("broken.json", &json!(all[..2]));
+    let err = env.fail(&["import", &t, &s, p(&broken), "--full"]);
+    assert!(
+        err.contains("refusing a full import that would delete 6 of 8"),
+        "{err}"
+    );
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(
+        env.json(&["property", "list", &t, "--source", &s])
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
+    let out = env.ok(&["import", &t, &s, p(&broken), "--full", "--force"]);
+    assert!(out.contains("Deleted: 6"), "{out}");
+}
+
+async fn dry_runs_restore_rollback_cleanup(backend: &str) {
+    let Some(env) = Env::new(backend).await else {
+        eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");
+        return;
+    };
+    let (t, s, g) = env.setup("{}");
+    let f1 = env.write("day1.json", &day1());
+    let out = env.ok(&["import", &t, &s, p(&f1), "--dry-run"]);
+    assert!(
+        out.contains("Dry run") && out.contains("Created: 5"),
+        "{out}"
+    );
+    assert_eq!(
+        env.json(&["property", "list", &t, "--source", &s])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(env.json(&["run", "list", &t]).as_array().unwrap().len(), 0);
+    env.ok(&["import", &t, &s, p(&f1)]);
+    let out = env.ok(&["sync", &t, &s, &g, "--dry-run"]);
+    assert!(
+        out.contains("create PROP001") && out.contains("Created: 5"),
+        "{out}"
+    );
+    assert_eq!(
+        env.json(&["property", "list", &t, "--target", &g])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    env.ok(&["sync", &t, &s, &g]);
+
+    // A manual edit, then restore of the version before it.
+    env.ok(&[
+        "property",
+        "edit",
+        &t,
+        "PROP002",
+        r#"{"data": {"title": "Oops"}}"#,
+        "--target",
+        &g,
+    ]);
+    let snaps = env.json(&["snapshot", "list", &t, "PROP002", "--target", &g]);
+    assert_eq!(snaps.as_array().unwrap().len(), 1);
+    let out = env.ok(&["snapshot", "restore", &t, &snaps[0]["id"].to_string()]);
+    assert!(out.contains("Restored snapshot"), "{out}");
+    let p2 = env.json(&["property", "show", &t, "PROP002", "--target", &g]);
+    assert!(p2["data"].as_str().unwrap().contains("Villa 2"));
+    assert_eq!(p2["has_manual_changes"], false);
+
+    // A day-2 sync, rolled back.
+    let mut day2 = day1();
+    day2[4]["price"] = json!(1);
+    env.ok(&["import", &t, &s, p(&env.write("day2.json", &day2))]);
+    let sync = env.json(&["sync", &t, &s, &g]);
+    assert_eq!(sync["stats"]["updated"], 1);
+    let run = sync["run_id"].to_string();
+    let out = env.ok(&["run", "rollback", &t, &run]);
+    assert!(out.contains("Restored: 1, Removed: 0, Skipped: 0"), "{out}");
+    let p5 = env.json(&["property", "show", &t, "PROP005", "--target", &g]);
+    assert!(p5["data"].as_str().unwrap().contains("500000"));
+    let err = env.fail(&["run", "rollback", &t, &run]);
+    assert!(err.contains("already rolled back"), "{err}");
+
+    // Cleanup by age.
+    let out = env.ok(&["cleanup", &t]);
+    assert!(
+        out.contains("older than 30 days") && out.contains("Snapshots: 0"),
+        "{out}"
+    );
+    let dry = env.json(&["cleanup", &t, "--days", "0", "--dry-run"]);
+    let n = dry["snapshots"].as_u64().unwrap();
+    assert!(n >= 3, "{dry}");
+    let out = env.ok(&["cleanup", &t, "--days", "0"]);
+    assert!(out.contains(&format!("Snapshots: {n}")), "{out}");
+    assert_eq!(
+        env.json(&["snapshot", "list", &t, "PROP002", "--target", &g])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+async fn bad_input_gives_clear_errors_and_writes_nothing(backend: &str) {
+    let Some(env) = Env::new(backend).await else {
+        eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");
+        return;
+    };
+    let (t, s, g) = env.setup("{}");
+    let obj = env.write("obj.json", &json!({"id": "PROP001"}));
+    let err = env.fail(&["import", &t, &s, p(&obj)]);
+    assert!(err.contains("must be a JSON array"), "{err}");
+    let broken = env.dir.path().join("broken.json");
+    std::fs::write(&broken, "[{\"id\": \"A\"},\n {\"id\": ").unwrap();
+    let err = env.fail(&["import", &t, &s, p(&broken)]);
+    assert!(err.contains("line 2"), "{err}");
+    let mixed = env.write(
+        "mixed.json",
+        &json!([listing(1, "A", 1), {"title": "no id"}, 42, listing(2, "B", 2)]),
+    );
+    let err = env.fail(&["import", &t, &s, p(&mixed), "--strict"]);
+    assert!(
+        err.contains("strict import rejected the whole batch: 2 invalid record(s)"),
+        "{err}"
+    );
+    assert!(err.contains("record 1:"), "{err}");
+    let err = env.fail(&["import", &t, &s, p(&env.dir.path().join("missing.json"))]);
+    assert!(
+        err.contains("cannot open") && err.contains("missing.json"),
+        "{err}"
+    );
+    let err = env.fail(&["import", "999", &s, p(&mixed)]);
+    assert!(err.contains("source") && err.contains("not found"), "{err}");
+    let err = env.fail(&["import", &t, "999", p(&mixed)]);
+    assert!(err.contains("source 999 not found"), "{err}");
+    let err = env.fail(&["sync", &t, &s, "999"]);
+    assert!(err.contains("target 999 not found"), "{err}");
+    let err = env.fail(&["sync", &t, "abc", &g]);
+    assert!(err.contains("positive integer"), "{err}");
+    let err = env.fail(&["cleanup", "999"]);
+    assert!(err.contains("tenant 999 not found"), "{err}");
+    let err = env.fail(&[
+        "target",
+        "create",
+        &t,
+        "x",
+        "--config",
+        r#"{"conflict_policy": "newest"}"#,
+    ]);
+    assert!(err.contains("merge, keep_target, overwrite"), "{err}");
+    let err = env.fail(&["source", "create", &t, "x", "--config", "{not json"]);
+    assert!(err.contains("--config is not valid JSON"), "{err}");
+    // Nothing of the above was written.
+    assert_eq!(
+        env.json(&["property", "list", &t, "--source", &s])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(env.json(&["run", "list", &t]).as_array().unwrap().len(), 0);
+    // Without --strict the valid records go in and the others are reported.
+    let out = env.ok(&["import", &t, &s, p(&mixed)]);
+    assert!(
+        out.contains("Created: 2") && out.contains("Rejected: 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("record 2: record is not a JSON object"),
+        "{out}"
+    );
+    // stdin works.
+    let out = env
+        .cmd(&["import", &t, &s, "-"])
+        .write_stdin(json!([listing(7, "S", 7)]).to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Created: 1"));
+    let err = env.fail(&["property", "edit", &t, "PROP001", "{bad", "--target", &g]);
+    assert!(err.contains("not valid JSON"), "{err}");
+}
+
+macro_rules! cli_tests {
+    ($($name:ident),*) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name("sqlite").await }
+        )* }
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name("postgres").await }
+        )* }
+    };
+}
+
+cli_tests!(
+    day1_day2_workflow,
+    full_import_and_mass_delete_guard,
+    dry_runs_restore_rollback_cleanup,
+    bad_input_gives_clear_errors_and_writes_nothing
+);
+
+#[test]
+fn help_explains_every_command() {
+    let out = Command::cargo_bin("sync-manager")
+        .unwrap()
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in [
+        "init",
+        "create-tenant",
+        "import",
+        "sync",
+        "cleanup",
+        "source",
+        "target",
+        "warning",
+        "run",
+        "snapshot",
+        "property",
+        "key",
+        "tenants",
+    ] {
+        assert!(text.contains(cmd), "--help lacks {cmd}: {text}");
+    }
+    let out = Command::cargo_bin("sync-manager")
+        .unwrap()
+        .args(["import", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("--full") && text.contains("--dry-run") && text.contains("--strict"),
+        "{text}"
+    );
+}
