@@ -225,7 +225,7 @@ impl MigrationTrait for Migration {
             manager
                 .create_index(
                     Index::create()
-                        .name(format!("idx_{}_tenant", table.to_string()))
+                        .name(format!("idx_{table}_tenant"))
                         .table(table)
                         .col(tenant)
                         .to_owned(),

@@ -55,7 +55,10 @@ pub const WARNING_KEPT_TARGET: &str = "kept_target";
 pub const WARNING_OVERWRITTEN: &str = "overwritten";
 pub const WARNING_DELETED_MANUAL: &str = "deleted_manual";
 
-static PAIR_LOCKS: LazyLock<Mutex<HashMap<(i64, i64), Arc<tokio::sync::Mutex<()>>>>> =
+/// One async lock per (source, target) pair, for syncs in this process.
+type PairLocks = Mutex<HashMap<(i64, i64), Arc<tokio::sync::Mutex<()>>>>;
+
+static PAIR_LOCKS: LazyLock<PairLocks> =
     LazyLock::new(Default::default);
 
 fn pair_lock(source: SourceId, target: TargetId) -> Arc<tokio::sync::Mutex<()>> {
