@@ -58,8 +58,7 @@ pub const WARNING_DELETED_MANUAL: &str = "deleted_manual";
 /// One async lock per (source, target) pair, for syncs in this process.
 type PairLocks = Mutex<HashMap<(i64, i64), Arc<tokio::sync::Mutex<()>>>>;
 
-static PAIR_LOCKS: LazyLock<PairLocks> =
-    LazyLock::new(Default::default);
+static PAIR_LOCKS: LazyLock<PairLocks> = LazyLock::new(Default::default);
 
 fn pair_lock(source: SourceId, target: TargetId) -> Arc<tokio::sync::Mutex<()>> {
     let mut locks = PAIR_LOCKS.lock().unwrap_or_else(|e| e.into_inner());
