@@ -331,6 +331,7 @@ impl Writer<'_> {
             Some(_) => Outcome::Updated,
         };
         let existing_id = entry.existing.map(|e| e.0);
+        let already_snapshotted = entry.seen.as_ref().is_some_and(|s| s.snapshotted && s.pending.is_none());
         let (write, snapshot) = match entry.seen.take() {
             None => (outcome != Outcome::Unchanged, outcome != Outcome::Created),
             Some(prev) => {
@@ -365,7 +366,7 @@ impl Writer<'_> {
             hash: record.hash,
             outcome,
             pending,
-            snapshotted: write && snapshot,
+            snapshotted: already_snapshotted || (write && snapshot),
         });
         if write {
             self.batch.push(Some(Pending {

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Benchmark sync-manager against the import floor (SPEC §6), as whole processes.
+
+    python3 bench/bench.py [--records 100000] [--runs 3] [--postgres URL] [--big]
+
+Generates listings with ../shared/bench/gen_records.py, builds the floor program
+(../shared/bench/floor) and sync-manager in release mode, runs every operation several times on
+a fresh database each time, and prints the median wall time of each, its ratio to the floor
+measured in the same run, the goal, and the peak memory. `--big` also imports 1,000,000
+listings and reports the peak RSS; `--postgres URL` repeats the operations on PostgreSQL (a
+fresh database per run, created next to URL's) and compares them with the SQLite times.
+"""
+import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "bench"))
+
+GOALS = {  # operation -> max ratio to the floor
+    "import into empty source": 1.0,
+    "re-import, unchanged": 0.4,
+    "re-import, 10% changed": 0.6,
+    "sync to empty target": 1.2,
+    "sync again, no-op": 0.3,
+}
+
+
+def run(cmd, env=None, check=True):
+    """Runs a command; returns (seconds, peak RSS in MB, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if check and status != 0:
+        sys.exit(f"command failed: {' '.join(cmd)}\n{err.decode()}")
+    return elapsed, usage.ru_maxrss / 1024, out.decode()
+
+
+def build(work):
+    print("building sync-manager (release)…", flush=True)
+    subprocess.run(["cargo", "build", "--release", "--bin", "sync-manager"], cwd=ROOT, check=True)
+    floor_src = os.path.join(work, "floor")
+    shutil.copytree(os.path.join(SHARED, "floor"), floor_src)
+    print("building the floor (release)…", flush=True)
+    target = os.path.join(ROOT, "target", "bench-floor")
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=floor_src, check=True,
+                   env={**os.environ, "CARGO_TARGET_DIR": target})
+    return os.path.join(ROOT, "target", "release", "sync-manager"), os.path.join(target, "release", "floor")
+
+
+def generate(work, n):
+    gen = os.path.join(SHARED, "gen_records.py")
+    base, changed = os.path.join(work, f"base-{n}.json"), os.path.join(work, f"changed-{n}.json")
+    subprocess.run([sys.executable, gen, str(n), base], check=True)
+    subprocess.run([sys.executable, gen, str(n), changed, "--change-frac", "0.1"], check=True)
+    return base, changed
+
+
+def one_round(binary, url, base, changed):
+    env = {**os.environ, "DATABASE_URL": url}
+    sm = lambda *a: [binary, *a]
+    run(sm("init"), env)
+    run(sm("create-tenant", "bench"), env)
+    run(sm("source", "create", "1", "portal"), env)
+    run(sm("target", "create", "1", "web"), env)
+    results = {}
+    for name, cmd in [
+        ("import into empty source", sm("import", "1", "1", base)),
+        ("re-import, unchanged", sm("import", "1", "1", base)),
+        ("sync to empty target", sm("sync", "1", "1", "1")),
+        ("sync again, no-op", sm("sync", "1", "1", "1")),
+        ("re-import, 10% changed", sm("import", "1", "1", changed)),
+    ]:
+        results[name] = run(cmd, env)[:2]
+    return results
+
+
+def pg_database(admin_url, name):
+    base, _, _ = admin_url.rpartition("/")
+    subprocess.run(["psql", admin_url, "-qc", f'DROP DATABASE IF EXISTS "{name}"'], check=True)
+    subprocess.run(["psql", admin_url, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    return f"{base}/{name}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--postgres", help="admin URL of a PostgreSQL server, e.g. postgres://postgres@127.0.0.1/test")
+    ap.add_argument("--big", action="store_true", help="also import 1,000,000 listings and report peak RSS")
+    a = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="sm-bench-")
+    try:
+        binary, floor = build(work)
+        print(f"generating {a.records} listings…", flush=True)
+        base, changed = generate(work, a.records)
+        floors, sqlite, pg = [], {}, {}
+        for i in range(a.runs):
+            floors.append(run([floor, base, os.path.join(work, "floor.db")])[0])
+            db = os.path.join(work, f"sm-{i}.db")
+            for name, (secs, rss) in one_round(binary, f"sqlite://{db}?mode=rwc", base, changed).items():
+                sqlite.setdefault(name, []).append((secs, rss))
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(db + suffix):
+                    os.remove(db + suffix)
+            if a.postgres:
+                url = pg_database(a.postgres, f"sm_bench_{i}")
+                for name, (secs, rss) in one_round(binary, url, base, changed).items():
+                    pg.setdefault(name, []).append((secs, rss))
+                subprocess.run(["psql", a.postgres, "-qc", f'DROP DATABASE "sm_bench_{i}" WITH (FORCE)'], check=True)
+        floor_s = statistics.median(floors)
+        print()
+        print(f"{a.records} listings, {a.runs} runs, medians; floor {floor_s:.3f} s")
+        print(f"{'operation (SQLite)':28} {'seconds':>8} {'x floor':>8} {'goal':>6} {'ok':>3} {'peak MB':>8}")
+        all_ok = True
+        for name, goal in GOALS.items():
+            secs = statistics.median(s for s, _ in sqlite[name])
+            rss = max(r for _, r in sqlite[name])
+            ratio = secs / floor_s
+            ok = ratio <= goal
+            all_ok &= ok
+            print(f"{name:28} {secs:8.3f} {ratio:8.2f} {goal:6.1f} {'yes' if ok else 'NO':>3} {rss:8.0f}")
+        if pg:
+            print(f"\n{'operation (PostgreSQL)':28} {'seconds':>8} {'x SQLite':>8} {'goal':>6} {'ok':>3} {'peak MB':>8}")
+            for name in GOALS:
+                secs = statistics.median(s for s, _ in pg[name])
+                rss = max(r for _, r in pg[name])
+                ratio = secs / statistics.median(s for s, _ in sqlite[name])
+                ok = ratio <= 3.0
+                all_ok &= ok
+                print(f"{name:28} {secs:8.3f} {ratio:8.2f} {3.0:6.1f} {'yes' if ok else 'NO':>3} {rss:8.0f}")
+        if a.big:
+            print("\ngenerating 1,000,000 listings…", flush=True)
+            big = os.path.join(work, "big.json")
+            subprocess.run([sys.executable, os.path.join(SHARED, "gen_records.py"), "1000000", big], check=True)
+            env = {**os.environ, "DATABASE_URL": f"sqlite://{os.path.join(work, 'big.db')}?mode=rwc"}
+            for cmd in (["init"], ["create-tenant", "big"], ["source", "create", "1", "portal"]):
+                run([binary, *cmd], env)
+            secs, rss, _ = run([binary, "import", "1", "1", big], env)
+            ok = rss <= 300
+            all_ok &= ok
+            print(f"import of 1,000,000 listings: {secs:.2f} s, peak RSS {rss:.0f} MB (goal ≤ 300 MB): {'yes' if ok else 'NO'}")
+        print("\nall goals met" if all_ok else "\nsome goals NOT met")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
