@@ -331,7 +331,10 @@ impl Writer<'_> {
             Some(_) => Outcome::Updated,
         };
         let existing_id = entry.existing.map(|e| e.0);
-        let already_snapshotted = entry.seen.as_ref().is_some_and(|s| s.snapshotted && s.pending.is_none());
+        let already_snapshotted = entry
+            .seen
+            .as_ref()
+            .is_some_and(|s| s.snapshotted && s.pending.is_none());
         let (write, snapshot) = match entry.seen.take() {
             None => (outcome != Outcome::Unchanged, outcome != Outcome::Created),
             Some(prev) => {

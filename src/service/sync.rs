@@ -144,16 +144,18 @@ pub async fn sync(
     .await?;
     let run_id = RunId(run.id);
 
-    let sources = load_sources(&tx, source_id).await?;
-    let targets = load_targets(&tx, target_id).await?;
+    let (candidates, in_sync) = load_candidates(&tx, source_id, target_id).await?;
     let open = open_warning_keys(&tx, target_id).await?;
 
-    let mut stats = SyncStats::default();
+    let mut stats = SyncStats {
+        unchanged: in_sync,
+        ..Default::default()
+    };
     let mut plan = Vec::new();
     let (mut creates, mut copies, mut deletes, mut clashes) = (vec![], vec![], vec![], vec![]);
     let mut drafts = Vec::new();
-    for s in &sources {
-        let Some(t) = targets.get(&s.external_id) else {
+    for (s, t) in &candidates {
+        let Some(t) = t else {
             if !s.deleted {
                 creates.push(s.id);
                 stats.created += 1;
@@ -194,10 +196,9 @@ pub async fn sync(
                     }
                 }
             }
-        } else if t.synced_hash.as_deref() == Some(s.hash.as_str()) {
-            // The source did not change since the last sync; a manual edit survives.
-            stats.unchanged += 1;
         } else if !manual || t.hash == s.hash {
+            // (Pairs whose source did not change since the last sync were counted as
+            // unchanged by `load_candidates`: a manual edit on them survives.)
             copies.push(t.id);
             stats.updated += 1;
             plan.push(action(&s.external_id, SyncAction::Update));
@@ -517,51 +518,64 @@ async fn resolve_clashes(
     Ok(())
 }
 
-async fn load_sources(conn: &impl ConnectionTrait, source: SourceId) -> AppResult<Vec<SourceRow>> {
+/// The pairs that may need work, and how many live pairs are already in sync (the source did
+/// not change since the last sync). Deciding that in the database keeps a no-op sync from
+/// reading every record.
+async fn load_candidates(
+    conn: &impl ConnectionTrait,
+    source: SourceId,
+    target: TargetId,
+) -> AppResult<(Vec<(SourceRow, Option<TargetRow>)>, u64)> {
+    let backend = conn.get_database_backend();
     let mut q = Sql::new(
-        conn.get_database_backend(),
-        "SELECT id, external_id, hash, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END \
-         FROM source_properties WHERE source_id = ",
+        backend,
+        "SELECT s.id, s.external_id, s.hash, CASE WHEN s.deleted_at IS NULL THEN 0 ELSE 1 END, \
+         t.id, t.hash, t.synced_hash, CASE WHEN t.deleted_at IS NULL THEN 0 ELSE 1 END, \
+         t.source_property_id FROM source_properties AS s LEFT JOIN target_properties AS t \
+         ON t.target_id = ",
     );
-    q.bind(source.0).push(" ORDER BY id");
+    q.bind(target.0)
+        .push(" AND t.external_id = s.external_id WHERE s.source_id = ")
+        .bind(source.0)
+        .push(
+            " AND CASE WHEN t.id IS NULL OR t.deleted_at IS NOT NULL THEN s.deleted_at IS NULL \
+             WHEN s.deleted_at IS NOT NULL THEN 1 = 1 \
+             ELSE COALESCE(t.synced_hash, '') <> s.hash END ORDER BY s.id",
+        );
     let rows = q.fetch_all(conn).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        out.push(SourceRow {
+        let source = SourceRow {
             id: row.try_get_by_index(0)?,
             external_id: row.try_get_by_index(1)?,
             hash: row.try_get_by_index(2)?,
             deleted: row.try_get_by_index::<i32>(3)? != 0,
-        });
+        };
+        let target = match row.try_get_by_index::<Option<i64>>(4)? {
+            None => None,
+            Some(id) => Some(TargetRow {
+                id,
+                hash: row.try_get_by_index(5)?,
+                synced_hash: row.try_get_by_index(6)?,
+                deleted: row.try_get_by_index::<i32>(7)? != 0,
+                source_property_id: row.try_get_by_index(8)?,
+            }),
+        };
+        out.push((source, target));
     }
-    Ok(out)
-}
-
-async fn load_targets(
-    conn: &impl ConnectionTrait,
-    target: TargetId,
-) -> AppResult<HashMap<String, TargetRow>> {
     let mut q = Sql::new(
-        conn.get_database_backend(),
-        "SELECT id, external_id, hash, synced_hash, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END, \
-         source_property_id FROM target_properties WHERE target_id = ",
+        backend,
+        "SELECT COUNT(*) FROM source_properties AS s JOIN target_properties AS t ON t.target_id = ",
     );
-    q.bind(target.0);
-    let rows = q.fetch_all(conn).await?;
-    let mut out = HashMap::with_capacity(rows.len());
-    for row in rows {
-        out.insert(
-            row.try_get_by_index(1)?,
-            TargetRow {
-                id: row.try_get_by_index(0)?,
-                hash: row.try_get_by_index(2)?,
-                synced_hash: row.try_get_by_index(3)?,
-                deleted: row.try_get_by_index::<i32>(4)? != 0,
-                source_property_id: row.try_get_by_index(5)?,
-            },
-        );
-    }
-    Ok(out)
+    q.bind(target.0)
+        .push(" AND t.external_id = s.external_id WHERE s.source_id = ")
+        .bind(source.0)
+        .push(" AND s.deleted_at IS NULL AND t.deleted_at IS NULL AND t.synced_hash = s.hash");
+    let in_sync = match q.fetch_one(conn).await? {
+        Some(row) => row.try_get_by_index::<i64>(0)? as u64,
+        None => 0,
+    };
+    Ok((out, in_sync))
 }
 
 async fn open_warning_keys(
