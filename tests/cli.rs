@@ -121,11 +121,7 @@ fn day1() -> Value {
     )
 }
 
-async fn day1_day2_workflow(backend: &str) {
-    let Some(env) = Env::new(backend).await else {
-        eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");
-        return;
-    };
+async fn day1_day2_workflow(env: Env) {
     let (t, s, g) = env.setup(r#"{"conflict_policy": "merge"}"#);
     let f1 = env.write("day1.json", &day1());
     let out = env.ok(&["import", &t, &s, p(&f1)]);
@@ -225,11 +221,7 @@ async fn day1_day2_workflow(backend: &str) {
     assert!(runs.as_array().unwrap().len() >= 8);
 }
 
-async fn full_import_and_mass_delete_guard(backend: &str) {
-    let Some(env) = Env::new(backend).await else {
-        eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");
-        return;
-    };
+async fn full_import_and_mass_delete_guard(env: Env) {
     let (t, s, g) = env.setup("{}");
     let all: Vec<Value> = (1..=10).map(|i| listing(i, "V", i)).collect();
     env.ok(&["import", &t, &s, p(&env.write("all.json", &json!(all)))]);
@@ -271,11 +263,7 @@ async fn full_import_and_mass_delete_guard(backend: &str) {
     assert!(out.contains("Deleted: 6"), "{out}");
 }
 
-async fn dry_runs_restore_rollback_cleanup(backend: &str) {
-    let Some(env) = Env::new(backend).await else {
-        eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");
-        return;
-    };
+async fn dry_runs_restore_rollback_cleanup(env: Env) {
     let (t, s, g) = env.setup("{}");
     let f1 = env.write("day1.json", &day1());
     let out = env.ok(&["import", &t, &s, p(&f1), "--dry-run"]);
@@ -358,11 +346,7 @@ async fn dry_runs_restore_rollback_cleanup(backend: &str) {
     );
 }
 
-async fn bad_input_gives_clear_errors_and_writes_nothing(backend: &str) {
-    let Some(env) = Env::new(backend).await else {
-        eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");
-        return;
-    };
+async fn bad_input_gives_clear_errors_and_writes_nothing(env: Env) {
     let (t, s, g) = env.setup("{}");
     let obj = env.write("obj.json", &json!({"id": "PROP001"}));
     let err = env.fail(&["import", &t, &s, p(&obj)]);
@@ -442,11 +426,17 @@ macro_rules! cli_tests {
     ($($name:ident),*) => {
         mod sqlite { $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name("sqlite").await }
+            async fn $name() { super::$name(super::Env::new("sqlite").await.unwrap()).await }
         )* }
         mod postgres { $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name("postgres").await }
+            async fn $name() {
+                let Some(env) = super::Env::new("postgres").await else {
+                    eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");
+                    return;
+                };
+                super::$name(env).await
+            }
         )* }
     };
 }

@@ -1051,30 +1051,14 @@ async fn tenant_isolation(db: &DatabaseConnection) {
         .await
         .map(|_| ()),
     );
-    not_found(
-        sync::sync(
-            db,
-            b.tenant,
-            a.source,
-            a.target,
-            SyncOptions::default(),
-            &actor,
-        )
-        .await
-        .map(|_| ()),
-    );
-    not_found(
-        sync::sync(
-            db,
-            b.tenant,
-            b.source,
-            a.target,
-            SyncOptions::default(),
-            &actor,
-        )
-        .await
-        .map(|_| ()),
-    );
+    for (source, target) in [
+        (a.source, a.target),
+        (b.source, a.target),
+        (a.source, b.target),
+    ] {
+        let synced = sync::sync(db, b.tenant, source, target, SyncOptions::default(), &actor).await;
+        not_found(synced.map(|_| ()));
+    }
     not_found(
         properties::get_target(db, b.tenant, a.target, "P1")
             .await

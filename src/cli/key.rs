@@ -83,12 +83,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let db = ctx.db().await?;
     match args.command {
         KeyCommand::Create(a) => print_new(&keys::create(&db, a.tenant, &a.name).await?, a.json),
-        KeyCommand::Rotate(a) => {
-            let tx = crate::db::begin_write(&db).await?;
-            let key = keys::rotate(&tx, a.tenant, "rotated").await?;
-            tx.commit().await?;
-            print_new(&key, a.json)
-        }
+        KeyCommand::Rotate(a) => print_new(&keys::rotate(&db, a.tenant, "rotated").await?, a.json),
         KeyCommand::List(a) => {
             let all = keys::list(&db, a.tenant).await?;
             if a.json {

@@ -1,4 +1,5 @@
 use super::{Ctx, parse_json_arg, print_json, when};
+use crate::entity::target_properties;
 use crate::ids::{SourceId, TargetId, TenantId};
 use crate::service::Actor;
 use crate::service::properties::{self, PropertyFilter, has_manual_changes};
@@ -129,6 +130,13 @@ fn owner(source: Option<SourceId>, target: Option<TargetId>) -> anyhow::Result<O
     }
 }
 
+/// A target property as JSON, with the derived `has_manual_changes`.
+fn target_json(p: &target_properties::Model) -> anyhow::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(p)?;
+    v["has_manual_changes"] = has_manual_changes(p).into();
+    Ok(v)
+}
+
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let db = ctx.db().await?;
     let actor = Actor::cli();
@@ -198,9 +206,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 }
                 Owner::Target(t) => {
                     let p = properties::get_target(&db, a.tenant, t, &a.external_id).await?;
-                    let mut v = serde_json::to_value(&p)?;
-                    v["has_manual_changes"] = has_manual_changes(&p).into();
-                    (v, p.data)
+                    (target_json(&p)?, p.data)
                 }
             };
             if a.json {
@@ -221,9 +227,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     let (p, _) =
                         properties::patch_target(&db, a.tenant, t, &a.external_id, &patch, &actor)
                             .await?;
-                    let mut v = serde_json::to_value(&p)?;
-                    v["has_manual_changes"] = has_manual_changes(&p).into();
-                    v
+                    target_json(&p)?
                 }
             };
             if a.json {

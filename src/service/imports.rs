@@ -285,6 +285,8 @@ struct Writer<'a> {
     batch: Vec<Option<Pending>>,
     stats: ImportStats,
     errors: Vec<RecordError>,
+    /// Classify everything, write nothing.
+    dry_run: bool,
 }
 
 impl Writer<'_> {
@@ -379,20 +381,21 @@ impl Writer<'_> {
         }
     }
 
+    /// Writes the batch (a dry run only forgets it).
     async fn flush(&mut self) -> AppResult<()> {
         let batch: Vec<Pending> = std::mem::take(&mut self.batch)
             .into_iter()
             .flatten()
             .collect();
-        if batch.is_empty() {
-            return Ok(());
-        }
         for pending in &batch {
             if let Some(entry) = self.index.get_mut(&pending.record.external_id)
                 && let Some(seen) = entry.seen.as_mut()
             {
                 seen.pending = None;
             }
+        }
+        if batch.is_empty() || self.dry_run {
+            return Ok(());
         }
         let to_snapshot: Vec<i64> = batch.iter().filter_map(|p| p.snapshot).collect();
         snapshot_ids(
@@ -461,6 +464,9 @@ impl Writer<'_> {
     }
 
     async fn soft_delete(&mut self, ids: &[i64]) -> AppResult<()> {
+        if self.dry_run {
+            return Ok(());
+        }
         snapshot_ids(self.tx, PropertyKind::Source, ids, self.run, "import").await?;
         let at = now();
         for chunk in ids.chunks(CHUNK) {
@@ -512,6 +518,7 @@ pub async fn import(
         batch: Vec::new(),
         stats: ImportStats::default(),
         errors: Vec::new(),
+        dry_run: opts.dry_run,
     };
     writer.load_index().await?;
 
@@ -529,16 +536,7 @@ pub async fn import(
                         }
                     }
                 }
-                if !opts.dry_run {
-                    writer.flush().await?;
-                } else {
-                    writer.batch.clear();
-                    for entry in writer.index.values_mut() {
-                        if let Some(seen) = entry.seen.as_mut() {
-                            seen.pending = None;
-                        }
-                    }
-                }
+                writer.flush().await?;
                 if let Some(progress) = &progress {
                     progress(ImportProgress {
                         records,
@@ -583,9 +581,7 @@ pub async fn import(
             )));
         }
         writer.stats.deleted = missing.len() as u64;
-        if !opts.dry_run {
-            writer.soft_delete(&missing).await?;
-        }
+        writer.soft_delete(&missing).await?;
     }
 
     let stats = writer.stats;

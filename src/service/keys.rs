@@ -5,7 +5,8 @@ use crate::entity::api_keys;
 use crate::error::{AppError, AppResult};
 use crate::ids::{KeyId, TenantId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
 /// Length of the public prefix kept in clear (e.g. `sm_3f9a1c2e`).
@@ -117,12 +118,9 @@ pub async fn revoke(
 }
 
 /// Creates a new key and revokes every other key of the tenant.
-pub async fn rotate(
-    conn: &impl ConnectionTrait,
-    tenant: TenantId,
-    name: &str,
-) -> AppResult<NewKey> {
-    let new = create(conn, tenant, name).await?;
+pub async fn rotate(db: &DatabaseConnection, tenant: TenantId, name: &str) -> AppResult<NewKey> {
+    let tx = crate::db::begin_write(db).await?;
+    let new = create(&tx, tenant, name).await?;
     api_keys::Entity::update_many()
         .col_expr(
             api_keys::Column::RevokedAt,
@@ -131,8 +129,9 @@ pub async fn rotate(
         .filter(api_keys::Column::TenantId.eq(tenant.0))
         .filter(api_keys::Column::Id.ne(new.model.id))
         .filter(api_keys::Column::RevokedAt.is_null())
-        .exec(conn)
+        .exec(&tx)
         .await?;
+    tx.commit().await?;
     Ok(new)
 }
 

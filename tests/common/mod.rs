@@ -45,49 +45,35 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 impl TestDb {
-    /// A URL for a fresh database of the given backend, without connecting (for CLI tests).
-    pub async fn fresh_url(backend: &str) -> Option<TestDb> {
-        match backend {
-            "sqlite" => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                let db = sync_manager::db::open(&DatabaseUrl::parse(&url).unwrap())
-                    .await
-                    .unwrap();
-                Some(TestDb {
-                    db,
-                    url,
-                    _dir: Some(dir),
-                    pg: None,
-                })
-            }
-            _ => {
-                let admin = pg_url()?;
-                let name = unique_name();
-                let admin_db = Database::connect(&admin)
-                    .await
-                    .expect("connect to SYNC_MANAGER_TEST_PG");
-                admin_db
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
-                admin_db.close().await.ok();
-                let url = with_database(&admin, &name);
-                let db = sync_manager::db::open(&DatabaseUrl::parse(&url).unwrap())
-                    .await
-                    .unwrap();
-                Some(TestDb {
-                    db,
-                    url,
-                    _dir: None,
-                    pg: Some((admin, name)),
-                })
-            }
-        }
-    }
-
+    /// A fresh, migrated database of the given backend (`sqlite` or `postgres`); `None` for
+    /// PostgreSQL when `SYNC_MANAGER_TEST_PG` is unset.
     pub async fn new(backend: &str) -> Option<TestDb> {
-        Self::fresh_url(backend).await
+        let (url, dir, pg) = if backend == "sqlite" {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (url, Some(dir), None)
+        } else {
+            let admin = pg_url()?;
+            let name = unique_name();
+            let admin_db = Database::connect(&admin)
+                .await
+                .expect("connect to SYNC_MANAGER_TEST_PG");
+            admin_db
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin_db.close().await.ok();
+            (with_database(&admin, &name), None, Some((admin, name)))
+        };
+        let db = sync_manager::db::open(&DatabaseUrl::parse(&url).unwrap())
+            .await
+            .unwrap();
+        Some(TestDb {
+            db,
+            url,
+            _dir: dir,
+            pg,
+        })
     }
 }
 
