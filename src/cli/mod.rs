@@ -5,6 +5,7 @@ use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 mod cleanup;
+mod endpoint;
 mod import;
 mod init;
 mod key;

@@ -1,6 +1,7 @@
 //! Use cases, one file each. Functions over a connection or transaction returning
 //! `AppResult`; no HTTP types, no printing. The CLI and the API call the same functions.
 pub mod cleanup;
+pub mod endpoints;
 pub mod imports;
 pub mod keys;
 pub mod properties;

@@ -1,0 +1,129 @@
+//! What sources and targets share: their fields, their validation, and the tenant-scoped
+//! create/list/get/update/delete that `sources.rs` and `targets.rs` instantiate with
+//! [`endpoint_crud!`].
+use crate::error::{AppError, AppResult};
+use serde_json::Value;
+
+/// Fields of a new source or target.
+#[derive(Debug, Clone)]
+pub struct NewEndpoint {
+    pub name: String,
+    pub kind: String,
+    pub config: Option<Value>,
+}
+
+/// Changes to a source or target; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointUpdate {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub config: Option<Value>,
+}
+
+/// Parses a `type` into its canonical text.
+pub(crate) fn parse_kind<K: std::str::FromStr<Err = String> + std::fmt::Display>(
+    kind: &str,
+) -> AppResult<String> {
+    kind.parse::<K>()
+        .map(|k| k.to_string())
+        .map_err(|e| AppError::invalid("type", e))
+}
+
+/// Validates a `config` (default `{}`) with `check` and returns its stored text.
+pub(crate) fn validate_config<T>(
+    config: Option<Value>,
+    check: impl Fn(&Value) -> Result<T, String>,
+) -> AppResult<String> {
+    let config = config.unwrap_or_else(|| Value::Object(Default::default()));
+    check(&config).map_err(|e| AppError::invalid("config", e))?;
+    Ok(config.to_string())
+}
+
+/// Generates `create`, `list`, `get`, `update` and `delete` for an entity with the columns
+/// `tenant_id, name, kind, config, created_at, updated_at`.
+macro_rules! endpoint_crud {
+    ($entity:ident, $Id:ty, $Kind:ty, $check:path, $what:literal) => {
+        use $crate::entity::$entity;
+        use $crate::error::{AppError, AppResult};
+        use $crate::ids::TenantId;
+        use $crate::service::endpoints::{
+            EndpointUpdate, NewEndpoint, parse_kind, validate_config,
+        };
+        use $crate::service::{now, tenants::validate_name};
+        use sea_orm::{
+            ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter,
+            QueryOrder, Set,
+        };
+
+        pub async fn create(
+            conn: &impl ConnectionTrait,
+            tenant: TenantId,
+            new: NewEndpoint,
+        ) -> AppResult<$entity::Model> {
+            $crate::service::tenants::get(conn, tenant).await?;
+            let at = now();
+            Ok($entity::ActiveModel {
+                tenant_id: Set(tenant.0),
+                name: Set(validate_name("name", &new.name)?),
+                kind: Set(parse_kind::<$Kind>(&new.kind)?),
+                config: Set(validate_config(new.config, $check)?),
+                created_at: Set(at),
+                updated_at: Set(at),
+                ..Default::default()
+            }
+            .insert(conn)
+            .await?)
+        }
+
+        pub async fn list(
+            conn: &impl ConnectionTrait,
+            tenant: TenantId,
+        ) -> AppResult<Vec<$entity::Model>> {
+            Ok($entity::Entity::find()
+                .filter($entity::Column::TenantId.eq(tenant.0))
+                .order_by_asc($entity::Column::Id)
+                .all(conn)
+                .await?)
+        }
+
+        #[doc = concat!("A ", $what, " of this tenant; another tenant's is reported exactly like a missing one.")]
+        pub async fn get(
+            conn: &impl ConnectionTrait,
+            tenant: TenantId,
+            id: $Id,
+        ) -> AppResult<$entity::Model> {
+            $entity::Entity::find_by_id(id.0)
+                .filter($entity::Column::TenantId.eq(tenant.0))
+                .one(conn)
+                .await?
+                .ok_or_else(|| AppError::not_found($what, id))
+        }
+
+        pub async fn update(
+            conn: &impl ConnectionTrait,
+            tenant: TenantId,
+            id: $Id,
+            update: EndpointUpdate,
+        ) -> AppResult<$entity::Model> {
+            let mut active: $entity::ActiveModel = get(conn, tenant, id).await?.into();
+            if let Some(name) = update.name {
+                active.name = Set(validate_name("name", &name)?);
+            }
+            if let Some(kind) = update.kind {
+                active.kind = Set(parse_kind::<$Kind>(&kind)?);
+            }
+            if let Some(config) = update.config {
+                active.config = Set(validate_config(Some(config), $check)?);
+            }
+            active.updated_at = Set(now());
+            Ok(active.update(conn).await?)
+        }
+
+        #[doc = concat!("Deletes a ", $what, " with its properties.")]
+        pub async fn delete(conn: &impl ConnectionTrait, tenant: TenantId, id: $Id) -> AppResult<()> {
+            get(conn, tenant, id).await?.delete(conn).await?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use endpoint_crud;
