@@ -7,8 +7,9 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SYNC_MANAGER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("SYNC_MANAGER_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,poem::middleware::tracing_mw=info")
+            }),
         )
         .init();
     // argh takes a bare "-" for an unknown flag; pass it on as the stdin marker instead.

@@ -11,6 +11,7 @@ mod init;
 mod key;
 mod property;
 mod run;
+mod serve;
 mod snapshot;
 mod source;
 mod sync;
@@ -47,6 +48,7 @@ pub enum Command {
     Run(run::Args),
     Warning(warning::Args),
     Cleanup(cleanup::Args),
+    Serve(serve::Args),
 }
 
 /// What `main` passes for a bare `-` argument (standard input).
@@ -85,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(a) => run::run(a, &ctx).await,
         Command::Warning(a) => warning::run(a, &ctx).await,
         Command::Cleanup(a) => cleanup::run(a, &ctx).await,
+        Command::Serve(a) => serve::run(a, &ctx).await,
     }
 }
 

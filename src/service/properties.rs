@@ -52,13 +52,10 @@ pub(crate) fn base_after_manual_change(
     })
 }
 
-pub async fn list_source(
-    conn: &impl ConnectionTrait,
-    tenant: TenantId,
+fn source_query(
     source: SourceId,
     filter: &PropertyFilter,
-) -> AppResult<Vec<source_properties::Model>> {
-    super::sources::get(conn, tenant, source).await?;
+) -> sea_orm::Select<source_properties::Entity> {
     let mut q =
         source_properties::Entity::find().filter(source_properties::Column::SourceId.eq(source.0));
     if !filter.include_deleted {
@@ -67,6 +64,17 @@ pub async fn list_source(
     if let Some(since) = filter.changed_since {
         q = q.filter(source_properties::Column::UpdatedAt.gte(since));
     }
+    q
+}
+
+pub async fn list_source(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    source: SourceId,
+    filter: &PropertyFilter,
+) -> AppResult<Vec<source_properties::Model>> {
+    super::sources::get(conn, tenant, source).await?;
+    let mut q = source_query(source, filter);
     if let Some(after) = &filter.after {
         q = q.filter(source_properties::Column::ExternalId.gt(after.as_str()));
     }
@@ -76,6 +84,17 @@ pub async fn list_source(
     Ok(q.order_by_asc(source_properties::Column::ExternalId)
         .all(conn)
         .await?)
+}
+
+/// How many source properties match the filter (ignoring the cursor and limit).
+pub async fn count_source(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    source: SourceId,
+    filter: &PropertyFilter,
+) -> AppResult<u64> {
+    super::sources::get(conn, tenant, source).await?;
+    Ok(source_query(source, filter).count(conn).await?)
 }
 
 fn target_query(

@@ -4,8 +4,8 @@ use crate::entity::runs;
 use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, SourceId, TargetId, TenantId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 /// What kind of operation a run was.
@@ -93,6 +93,14 @@ pub async fn list(
         .order_by_desc(runs::Column::Id)
         .limit(limit)
         .all(conn)
+        .await?)
+}
+
+/// How many runs a tenant has.
+pub async fn count(conn: &impl ConnectionTrait, tenant: TenantId) -> AppResult<u64> {
+    Ok(runs::Entity::find()
+        .filter(runs::Column::TenantId.eq(tenant.0))
+        .count(conn)
         .await?)
 }
 

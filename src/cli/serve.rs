@@ -1,0 +1,109 @@
+use super::Ctx;
+use crate::http::{AppState, build_app};
+use crate::ids::TenantId;
+use crate::service::{Actor, cleanup, keys, tenants};
+use argh::FromArgs;
+use poem::Server;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use std::time::Duration;
+
+/// serve the REST API (with OpenAPI docs at /docs); migrates the database on start
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "serve")]
+pub struct Args {
+    /// address to listen on (default: env SYNC_MANAGER_BIND, else 127.0.0.1:8000)
+    #[argh(option)]
+    bind: Option<String>,
+}
+
+/// Runs the retention cleanup of every tenant once a day.
+async fn daily_cleanup(state: AppState) {
+    let mut every_day = tokio::time::interval(Duration::from_secs(24 * 60 * 60));
+    loop {
+        every_day.tick().await;
+        let all = match tenants::list(&state.db).await {
+            Ok(all) => all,
+            Err(e) => {
+                tracing::error!("daily cleanup: cannot list tenants: {e}");
+                continue;
+            }
+        };
+        for t in all {
+            let actor = Actor("scheduler".into());
+            match cleanup::cleanup(&state.db, TenantId(t.id), None, false, &actor).await {
+                Ok(out) => tracing::info!(
+                    tenant = t.id,
+                    snapshots = out.snapshots,
+                    warnings = out.warnings,
+                    runs = out.runs,
+                    "daily cleanup"
+                ),
+                Err(e) => tracing::error!(tenant = t.id, "daily cleanup failed: {e}"),
+            }
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    eprintln!("shutting down: finishing in-flight requests");
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let bind = args
+        .bind
+        .or_else(|| {
+            std::env::var("SYNC_MANAGER_BIND")
+                .ok()
+                .filter(|b| !b.trim().is_empty())
+        })
+        .unwrap_or_else(|| "127.0.0.1:8000".to_string());
+    let db = ctx.db().await?;
+    if let Some(key) = keys::ensure_admin_key(&db).await? {
+        println!(
+            "Admin key: {} (save it now: it is not shown again)",
+            key.key
+        );
+    }
+    let acceptor = TcpListener::bind(bind.clone())
+        .into_acceptor()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .map(|a| a.to_string().trim_start_matches("socket://").to_string())
+        .unwrap_or(bind);
+    let state = AppState { db };
+    tokio::spawn(daily_cleanup(state.clone()));
+    println!(
+        "Serving on http://{addr} (API docs at http://{addr}/docs, database {})",
+        ctx.database_url
+    );
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            build_app(state),
+            shutdown_signal(),
+            Some(Duration::from_secs(30)),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("server failed: {e}"))
+}

@@ -1,0 +1,234 @@
+//! `/sources` and `/targets`: the same five operations over the two kinds of endpoint.
+#[allow(unused_imports)]
+use super::ApiTags;
+use super::paging::{self, ListResponse};
+use crate::http::AppState;
+use crate::http::auth::TenantKey;
+use crate::http::problem::{ApiResult, bad_request};
+use crate::ids::{SourceId, TargetId};
+use crate::service::endpoints::{EndpointUpdate, NewEndpoint};
+use crate::service::{sources, targets};
+use chrono::{DateTime, Utc};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::Value;
+
+/// A source or a target.
+#[derive(Debug, Clone, Object)]
+pub struct EndpointDto {
+    pub id: i64,
+    pub name: String,
+    /// Sources: json, csv, scraped, manual, api. Targets: website, database, api, webhook, file.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// Free-form settings; sources understand `max_delete_fraction`, targets
+    /// `conflict_policy` (merge, keep_target, overwrite) and `delete_policy` (mark, ignore).
+    pub config: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+macro_rules! to_dto {
+    ($m:expr) => {{
+        let m = $m;
+        EndpointDto {
+            id: m.id,
+            config: serde_json::from_str(&m.config).unwrap_or(Value::Null),
+            name: m.name,
+            kind: m.kind,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }};
+}
+
+impl From<crate::entity::sources::Model> for EndpointDto {
+    fn from(m: crate::entity::sources::Model) -> Self {
+        to_dto!(m)
+    }
+}
+
+impl From<crate::entity::targets::Model> for EndpointDto {
+    fn from(m: crate::entity::targets::Model) -> Self {
+        to_dto!(m)
+    }
+}
+
+/// A new source or target.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields, example)]
+pub struct CreateBody {
+    pub name: String,
+    /// The type (sources default to `json`, targets to `website`).
+    #[oai(rename = "type")]
+    pub kind: Option<String>,
+    /// A JSON object of settings (default `{}`).
+    pub config: Option<Value>,
+}
+
+impl poem_openapi::types::Example for CreateBody {
+    fn example() -> Self {
+        CreateBody {
+            name: "Listings portal".into(),
+            kind: Some("scraped".into()),
+            config: Some(serde_json::json!({"max_delete_fraction": 0.2})),
+        }
+    }
+}
+
+/// A JSON merge patch of a source or target: fields present are replaced.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct PatchBody {
+    pub name: Option<String>,
+    #[oai(rename = "type")]
+    pub kind: Option<String>,
+    /// Replaces the whole config object.
+    pub config: Option<Value>,
+}
+
+#[derive(ApiResponse)]
+pub enum Created {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<EndpointDto>),
+}
+
+#[derive(ApiResponse)]
+pub enum Deleted {
+    /// Deleted, with all its properties.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+fn cursor(cursor: Option<String>) -> ApiResult<i64> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| bad_request("cursor must be the value from the Link header")),
+    }
+}
+
+/// Pages an id-ordered list held in memory (a tenant has few sources and targets).
+fn page(
+    all: Vec<EndpointDto>,
+    path: &str,
+    limit: Option<u64>,
+    after: Option<String>,
+) -> ApiResult<ListResponse<EndpointDto>> {
+    let limit = paging::limit(limit)?;
+    let after = cursor(after)?;
+    let total = all.len() as u64;
+    let items: Vec<EndpointDto> = all
+        .into_iter()
+        .filter(|e| e.id > after)
+        .take(limit as usize)
+        .collect();
+    let link = paging::next_link(
+        path,
+        &[],
+        limit,
+        items.len(),
+        items.last().map(|e| e.id.to_string()),
+    );
+    Ok(ListResponse::Ok(Json(items), total, link))
+}
+
+macro_rules! endpoint_api {
+    ($api:ident, $service:ident, $Id:ident, $tag:literal, $list:literal, $item:literal, $default_type:literal) => {
+        pub struct $api(pub AppState);
+
+        #[OpenApi(tag = $tag)]
+        impl $api {
+            /// List
+            ///
+            /// All of the tenant's, oldest first, as a top-level JSON array.
+            #[oai(path = $list, method = "get")]
+            async fn list(
+                &self,
+                auth: TenantKey,
+                /// Page size (default 100, max 1000).
+                limit: Query<Option<u64>>,
+                /// From the `Link` header of the previous page.
+                cursor: Query<Option<String>>,
+            ) -> ApiResult<ListResponse<EndpointDto>> {
+                let all = $service::list(&self.0.db, auth.0.tenant).await?;
+                page(
+                    all.into_iter().map(Into::into).collect(),
+                    $list,
+                    limit.0,
+                    cursor.0,
+                )
+            }
+
+            /// Create
+            #[oai(path = $list, method = "post")]
+            async fn create(&self, auth: TenantKey, body: Json<CreateBody>) -> ApiResult<Created> {
+                let new = NewEndpoint {
+                    name: body.0.name,
+                    kind: body.0.kind.unwrap_or_else(|| $default_type.into()),
+                    config: body.0.config,
+                };
+                let created = $service::create(&self.0.db, auth.0.tenant, new).await?;
+                Ok(Created::Created(Json(created.into())))
+            }
+
+            /// Get one
+            #[oai(path = $item, method = "get")]
+            async fn get(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Json<EndpointDto>> {
+                let found = $service::get(&self.0.db, auth.0.tenant, $Id(id.0)).await?;
+                Ok(Json(found.into()))
+            }
+
+            /// Change
+            ///
+            /// A JSON merge patch: `name`, `type` and `config` (replaced whole) may be sent.
+            #[oai(path = $item, method = "patch")]
+            async fn patch(
+                &self,
+                auth: TenantKey,
+                id: Path<i64>,
+                body: Json<PatchBody>,
+            ) -> ApiResult<Json<EndpointDto>> {
+                let update = EndpointUpdate {
+                    name: body.0.name,
+                    kind: body.0.kind,
+                    config: body.0.config,
+                };
+                let updated =
+                    $service::update(&self.0.db, auth.0.tenant, $Id(id.0), update).await?;
+                Ok(Json(updated.into()))
+            }
+
+            /// Delete
+            ///
+            /// Deletes it with all its properties.
+            #[oai(path = $item, method = "delete")]
+            async fn delete(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Deleted> {
+                $service::delete(&self.0.db, auth.0.tenant, $Id(id.0)).await?;
+                Ok(Deleted::Deleted)
+            }
+        }
+    };
+}
+
+endpoint_api!(
+    SourcesApi,
+    sources,
+    SourceId,
+    "ApiTags::Sources",
+    "/sources",
+    "/sources/:id",
+    "json"
+);
+endpoint_api!(
+    TargetsApi,
+    targets,
+    TargetId,
+    "ApiTags::Targets",
+    "/targets",
+    "/targets/:id",
+    "website"
+);

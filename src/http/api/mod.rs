@@ -1,0 +1,58 @@
+//! The REST API: one `#[OpenApi]` impl per resource, each handler a thin translation over
+//! one service call.
+mod endpoints;
+mod health;
+mod imports;
+mod paging;
+mod properties;
+mod runs;
+mod sync;
+mod warnings;
+
+use super::AppState;
+use poem_openapi::Tags;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Service health.
+    Health,
+    /// Where records come from.
+    Sources,
+    /// Where records go.
+    Targets,
+    /// Records of sources and targets, and manual edits.
+    Properties,
+    /// Importing records into a source.
+    Imports,
+    /// Syncing a source into a target.
+    Sync,
+    /// The audit trail, and rolling back.
+    Runs,
+    /// Conflicts and other things a human must look at.
+    Warnings,
+}
+
+/// Every API of the service.
+pub fn apis(
+    state: AppState,
+) -> (
+    health::HealthApi,
+    endpoints::SourcesApi,
+    endpoints::TargetsApi,
+    imports::ImportsApi,
+    properties::PropertiesApi,
+    sync::SyncApi,
+    runs::RunsApi,
+    warnings::WarningsApi,
+) {
+    (
+        health::HealthApi(state.clone()),
+        endpoints::SourcesApi(state.clone()),
+        endpoints::TargetsApi(state.clone()),
+        imports::ImportsApi(state.clone()),
+        properties::PropertiesApi(state.clone()),
+        sync::SyncApi(state.clone()),
+        runs::RunsApi(state.clone()),
+        warnings::WarningsApi(state),
+    )
+}

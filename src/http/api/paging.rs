@@ -1,0 +1,95 @@
+//! Pagination: `?limit=` (default 100, max 1000) and an opaque `?cursor=`, announced with
+//! `Link: <…>; rel="next"` and `X-Total-Count`.
+use crate::http::problem::{ApiError, bad_request};
+use poem_openapi::ApiResponse;
+use poem_openapi::payload::Json;
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+
+pub const DEFAULT_LIMIT: u64 = 100;
+pub const MAX_LIMIT: u64 = 1000;
+
+/// A page of a list: a top-level JSON array.
+#[derive(ApiResponse)]
+pub enum ListResponse<T: ToJSON + ParseFromJSON + Send + Sync> {
+    /// The page, as a top-level JSON array.
+    #[oai(status = 200)]
+    Ok(
+        Json<Vec<T>>,
+        /// How many items match, over all pages.
+        #[oai(header = "X-Total-Count")]
+        u64,
+        /// `<url>; rel="next"` when there is a next page.
+        #[oai(header = "Link")]
+        Option<String>,
+    ),
+}
+
+/// Checks `limit`.
+pub fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        0 => Err(bad_request("limit must be at least 1")),
+        n if n > MAX_LIMIT => Err(bad_request(format!(
+            "limit must be at most {MAX_LIMIT}, got {n}; follow the Link header for more"
+        ))),
+        n => Ok(n),
+    }
+}
+
+/// Percent-encodes a query parameter value.
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `Link` header for the next page, if a full page was returned. `query` holds the other
+/// query parameters to keep (already encoded, without `limit` and `cursor`).
+pub fn next_link(
+    path: &str,
+    query: &[(String, String)],
+    limit: u64,
+    returned: usize,
+    cursor: Option<String>,
+) -> Option<String> {
+    let cursor = cursor.filter(|_| returned as u64 == limit)?;
+    let mut url = format!("{path}?limit={limit}");
+    for (k, v) in query {
+        url.push_str(&format!("&{k}={}", encode(v)));
+    }
+    url.push_str(&format!("&cursor={}", encode(&cursor)));
+    Some(format!("<{url}>; rel=\"next\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits() {
+        assert_eq!(limit(None).unwrap(), 100);
+        assert_eq!(limit(Some(1000)).unwrap(), 1000);
+        assert!(limit(Some(0)).is_err());
+        assert!(limit(Some(1001)).is_err());
+    }
+
+    #[test]
+    fn next_links() {
+        assert_eq!(next_link("/x", &[], 2, 1, Some("a".into())), None);
+        assert_eq!(
+            next_link(
+                "/x",
+                &[("status".into(), "open".into())],
+                2,
+                2,
+                Some("P 1/é".into())
+            ),
+            Some("</x?limit=2&status=open&cursor=P%201%2F%C3%A9>; rel=\"next\"".into())
+        );
+    }
+}

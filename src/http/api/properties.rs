@@ -1,0 +1,248 @@
+use super::ApiTags;
+use super::paging::{self, ListResponse};
+use crate::entity::{source_properties, target_properties};
+use crate::http::AppState;
+use crate::http::auth::TenantKey;
+use crate::http::problem::{ApiResult, bad_request};
+use crate::ids::{SourceId, TargetId};
+use crate::service::properties::{self, PropertyFilter, has_manual_changes};
+use chrono::{DateTime, Utc};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use serde_json::Value;
+
+pub struct PropertiesApi(pub AppState);
+
+/// A record of a source.
+#[derive(Debug, Object)]
+pub struct SourcePropertyDto {
+    pub id: i64,
+    pub source_id: i64,
+    pub external_id: String,
+    pub data: Value,
+    /// sha256 of the canonical JSON of `data`.
+    pub hash: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<source_properties::Model> for SourcePropertyDto {
+    fn from(m: source_properties::Model) -> Self {
+        SourcePropertyDto {
+            id: m.id,
+            source_id: m.source_id,
+            data: serde_json::from_str(&m.data).unwrap_or(Value::Null),
+            external_id: m.external_id,
+            hash: m.hash,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            deleted_at: m.deleted_at,
+        }
+    }
+}
+
+/// A record of a target.
+#[derive(Debug, Object)]
+pub struct TargetPropertyDto {
+    pub id: i64,
+    pub target_id: i64,
+    pub external_id: String,
+    pub data: Value,
+    pub hash: String,
+    /// Hash of what the last sync wrote.
+    pub synced_hash: Option<String>,
+    /// True when someone edited the record since the last sync (`hash != synced_hash`).
+    pub has_manual_changes: bool,
+    /// The source record it was synced from.
+    pub source_property_id: Option<i64>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<target_properties::Model> for TargetPropertyDto {
+    fn from(m: target_properties::Model) -> Self {
+        TargetPropertyDto {
+            has_manual_changes: has_manual_changes(&m),
+            id: m.id,
+            target_id: m.target_id,
+            data: serde_json::from_str(&m.data).unwrap_or(Value::Null),
+            external_id: m.external_id,
+            hash: m.hash,
+            synced_hash: m.synced_hash,
+            source_property_id: m.source_property_id,
+            last_synced_at: m.last_synced_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            deleted_at: m.deleted_at,
+        }
+    }
+}
+
+fn since(value: Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
+    value
+        .map(|v| {
+            DateTime::parse_from_rfc3339(&v)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|e| {
+                    bad_request(format!(
+                        "changed_since must be an RFC 3339 timestamp like 2026-11-21T10:00:00Z: {e}"
+                    ))
+                })
+        })
+        .transpose()
+}
+
+#[OpenApi(tag = "ApiTags::Properties")]
+impl PropertiesApi {
+    /// List a source's records
+    ///
+    /// Ordered by external id, as a top-level JSON array; soft-deleted records are left out.
+    #[oai(path = "/sources/:id/properties", method = "get")]
+    async fn list_source(
+        &self,
+        auth: TenantKey,
+        id: Path<i64>,
+        /// Only records changed at or after this RFC 3339 instant.
+        changed_since: Query<Option<String>>,
+        /// Page size (default 100, max 1000).
+        limit: Query<Option<u64>>,
+        /// From the `Link` header of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<ListResponse<SourcePropertyDto>> {
+        let limit = paging::limit(limit.0)?;
+        let mut filter = PropertyFilter {
+            changed_since: since(changed_since.0.clone())?,
+            ..Default::default()
+        };
+        let total =
+            properties::count_source(&self.0.db, auth.0.tenant, SourceId(id.0), &filter).await?;
+        filter.after = cursor.0;
+        filter.limit = limit;
+        let items =
+            properties::list_source(&self.0.db, auth.0.tenant, SourceId(id.0), &filter).await?;
+        let query: Vec<(String, String)> = changed_since
+            .0
+            .map(|v| ("changed_since".to_string(), v))
+            .into_iter()
+            .collect();
+        let link = paging::next_link(
+            &format!("/sources/{}/properties", id.0),
+            &query,
+            limit,
+            items.len(),
+            items.last().map(|p| p.external_id.clone()),
+        );
+        Ok(ListResponse::Ok(
+            Json(items.into_iter().map(Into::into).collect()),
+            total,
+            link,
+        ))
+    }
+
+    /// Get one record of a source
+    #[oai(path = "/sources/:id/properties/:external_id", method = "get")]
+    async fn get_source(
+        &self,
+        auth: TenantKey,
+        id: Path<i64>,
+        external_id: Path<String>,
+    ) -> ApiResult<Json<SourcePropertyDto>> {
+        let p = properties::get_source(&self.0.db, auth.0.tenant, SourceId(id.0), &external_id.0)
+            .await?;
+        Ok(Json(p.into()))
+    }
+
+    /// List a target's records
+    ///
+    /// Ordered by external id, as a top-level JSON array, so that
+    /// `jq '.[] | select(.has_manual_changes)'` works.
+    #[oai(path = "/targets/:id/properties", method = "get")]
+    async fn list_target(
+        &self,
+        auth: TenantKey,
+        id: Path<i64>,
+        /// Only records edited by hand since the last sync (or, with false, only the others).
+        has_manual_changes: Query<Option<bool>>,
+        /// Only records changed at or after this RFC 3339 instant.
+        changed_since: Query<Option<String>>,
+        /// Page size (default 100, max 1000).
+        limit: Query<Option<u64>>,
+        /// From the `Link` header of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<ListResponse<TargetPropertyDto>> {
+        let limit = paging::limit(limit.0)?;
+        let mut filter = PropertyFilter {
+            has_manual_changes: has_manual_changes.0,
+            changed_since: since(changed_since.0.clone())?,
+            ..Default::default()
+        };
+        let total =
+            properties::count_target(&self.0.db, auth.0.tenant, TargetId(id.0), &filter).await?;
+        filter.after = cursor.0;
+        filter.limit = limit;
+        let items =
+            properties::list_target(&self.0.db, auth.0.tenant, TargetId(id.0), &filter).await?;
+        let mut query = Vec::new();
+        if let Some(m) = has_manual_changes.0 {
+            query.push(("has_manual_changes".to_string(), m.to_string()));
+        }
+        if let Some(c) = changed_since.0 {
+            query.push(("changed_since".to_string(), c));
+        }
+        let link = paging::next_link(
+            &format!("/targets/{}/properties", id.0),
+            &query,
+            limit,
+            items.len(),
+            items.last().map(|p| p.external_id.clone()),
+        );
+        Ok(ListResponse::Ok(
+            Json(items.into_iter().map(Into::into).collect()),
+            total,
+            link,
+        ))
+    }
+
+    /// Get one record of a target
+    #[oai(path = "/targets/:id/properties/:external_id", method = "get")]
+    async fn get_target(
+        &self,
+        auth: TenantKey,
+        id: Path<i64>,
+        external_id: Path<String>,
+    ) -> ApiResult<Json<TargetPropertyDto>> {
+        let p = properties::get_target(&self.0.db, auth.0.tenant, TargetId(id.0), &external_id.0)
+            .await?;
+        Ok(Json(p.into()))
+    }
+
+    /// Edit a target record by hand
+    ///
+    /// An RFC 7396 JSON merge patch of the record, of which only `data` is writable:
+    /// `{"data": {"title": "New"}}` sets a field, `{"data": {"pool": null}}` removes one. The
+    /// old version is snapshotted; the next sync keeps the edit (see the target's
+    /// `conflict_policy`).
+    #[oai(path = "/targets/:id/properties/:external_id", method = "patch")]
+    async fn patch_target(
+        &self,
+        auth: TenantKey,
+        id: Path<i64>,
+        external_id: Path<String>,
+        body: Json<Value>,
+    ) -> ApiResult<Json<TargetPropertyDto>> {
+        let (p, _) = properties::patch_target(
+            &self.0.db,
+            auth.0.tenant,
+            TargetId(id.0),
+            &external_id.0,
+            &body.0,
+            &auth.0.actor,
+        )
+        .await?;
+        Ok(Json(p.into()))
+    }
+}

@@ -1,0 +1,146 @@
+use super::ApiTags;
+use super::paging::{self, ListResponse};
+use crate::entity::runs as run_entity;
+use crate::http::AppState;
+use crate::http::auth::TenantKey;
+use crate::http::problem::{ApiResult, bad_request};
+use crate::ids::RunId;
+use crate::service::{runs, snapshots};
+use chrono::{DateTime, Utc};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use serde_json::Value;
+
+pub struct RunsApi(pub AppState);
+
+/// One import, sync, edit, restore, rollback, resolve or cleanup.
+#[derive(Debug, Object)]
+pub struct RunDto {
+    pub id: i64,
+    pub kind: String,
+    /// running, succeeded or rolled_back.
+    pub status: String,
+    pub source_id: Option<i64>,
+    pub target_id: Option<i64>,
+    pub stats: Value,
+    pub detail: Option<Value>,
+    /// An API key prefix, or `cli`.
+    pub actor: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<run_entity::Model> for RunDto {
+    fn from(m: run_entity::Model) -> Self {
+        RunDto {
+            id: m.id,
+            kind: m.kind,
+            status: m.status,
+            source_id: m.source_id,
+            target_id: m.target_id,
+            stats: serde_json::from_str(&m.stats).unwrap_or(Value::Null),
+            detail: m.detail.and_then(|d| serde_json::from_str(&d).ok()),
+            actor: m.actor,
+            started_at: m.started_at,
+            finished_at: m.finished_at,
+        }
+    }
+}
+
+/// A record a rollback left alone.
+#[derive(Debug, Object)]
+pub struct SkippedDto {
+    /// source or target.
+    pub property_kind: String,
+    pub external_id: String,
+    pub reason: String,
+}
+
+/// What a rollback did.
+#[derive(Debug, Object)]
+pub struct RollbackResult {
+    /// The rollback's own run.
+    pub run_id: i64,
+    pub rolled_back_run_id: i64,
+    /// Records returned to their pre-run version.
+    pub restored: u64,
+    /// Records the run had created, removed again.
+    pub removed: u64,
+    /// Records changed again since, left alone.
+    pub skipped: Vec<SkippedDto>,
+}
+
+#[OpenApi(tag = "ApiTags::Runs")]
+impl RunsApi {
+    /// List runs
+    ///
+    /// Newest first, as a top-level JSON array.
+    #[oai(path = "/runs", method = "get")]
+    async fn list(
+        &self,
+        auth: TenantKey,
+        /// Page size (default 100, max 1000).
+        limit: Query<Option<u64>>,
+        /// From the `Link` header of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<ListResponse<RunDto>> {
+        let limit = paging::limit(limit.0)?;
+        let before = cursor
+            .0
+            .map(|c| {
+                c.parse::<RunId>()
+                    .map_err(|_| bad_request("cursor must be the value from the Link header"))
+            })
+            .transpose()?;
+        let total = runs::count(&self.0.db, auth.0.tenant).await?;
+        let items = runs::list(&self.0.db, auth.0.tenant, limit, before).await?;
+        let link = paging::next_link(
+            "/runs",
+            &[],
+            limit,
+            items.len(),
+            items.last().map(|r| r.id.to_string()),
+        );
+        Ok(ListResponse::Ok(
+            Json(items.into_iter().map(Into::into).collect()),
+            total,
+            link,
+        ))
+    }
+
+    /// Get one run
+    #[oai(path = "/runs/:id", method = "get")]
+    async fn get(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Json<RunDto>> {
+        Ok(Json(
+            runs::get(&self.0.db, auth.0.tenant, RunId(id.0))
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Roll back a run
+    ///
+    /// Every record the run changed returns to its pre-run snapshot, records it created are
+    /// removed; records changed again since are skipped and reported. Recorded as a run.
+    #[oai(path = "/runs/:id/rollback", method = "post")]
+    async fn rollback(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Json<RollbackResult>> {
+        let out =
+            snapshots::rollback_run(&self.0.db, auth.0.tenant, RunId(id.0), &auth.0.actor).await?;
+        Ok(Json(RollbackResult {
+            run_id: out.run_id.0,
+            rolled_back_run_id: out.rolled_back_run_id.0,
+            restored: out.restored,
+            removed: out.removed,
+            skipped: out
+                .skipped
+                .into_iter()
+                .map(|s| SkippedDto {
+                    property_kind: s.property_kind.as_str().to_string(),
+                    external_id: s.external_id,
+                    reason: s.reason,
+                })
+                .collect(),
+        }))
+    }
+}

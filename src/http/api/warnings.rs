@@ -1,0 +1,171 @@
+use super::ApiTags;
+use super::paging::{self, ListResponse};
+use super::sync::FieldDto;
+use crate::entity::warnings as warning_entity;
+use crate::http::AppState;
+use crate::http::auth::TenantKey;
+use crate::http::problem::{ApiResult, bad_request};
+use crate::ids::WarningId;
+use crate::service::warnings::{self, Resolution, WarningFilter};
+use chrono::{DateTime, Utc};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, Object, OpenApi};
+
+pub struct WarningsApi(pub AppState);
+
+/// Something a human must look at.
+#[derive(Debug, Object)]
+pub struct WarningDto {
+    pub id: i64,
+    /// conflict, kept_target, overwritten, deleted_manual or rejected.
+    pub kind: String,
+    /// open or resolved.
+    pub status: String,
+    pub message: String,
+    pub source_id: Option<i64>,
+    pub target_id: Option<i64>,
+    pub target_property_id: Option<i64>,
+    pub external_id: Option<String>,
+    /// Per field: base, source and target values.
+    pub fields: Vec<FieldDto>,
+    pub resolution: Option<String>,
+    pub run_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl From<warning_entity::Model> for WarningDto {
+    fn from(m: warning_entity::Model) -> Self {
+        WarningDto {
+            fields: warnings::fields(&m).into_iter().map(Into::into).collect(),
+            id: m.id,
+            kind: m.kind,
+            status: m.status,
+            message: m.message,
+            source_id: m.source_id,
+            target_id: m.target_id,
+            target_property_id: m.target_property_id,
+            external_id: m.external_id,
+            resolution: m.resolution,
+            run_id: m.run_id,
+            created_at: m.created_at,
+            resolved_at: m.resolved_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ResolutionDto {
+    /// Accept the manual (target) values.
+    KeepTarget,
+    /// Apply the source values of the fields concerned.
+    TakeSource,
+}
+
+/// How to resolve a warning.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct ResolveBody {
+    pub resolution: ResolutionDto,
+}
+
+/// The outcome of a resolution.
+#[derive(Debug, Object)]
+pub struct ResolveResult {
+    /// The resolution's run.
+    pub run_id: i64,
+    /// Whether the target record changed.
+    pub changed: bool,
+    pub warning: WarningDto,
+}
+
+#[OpenApi(tag = "ApiTags::Warnings")]
+impl WarningsApi {
+    /// List warnings
+    ///
+    /// Newest first, as a top-level JSON array.
+    #[oai(path = "/warnings", method = "get")]
+    async fn list(
+        &self,
+        auth: TenantKey,
+        /// open or resolved (default: both).
+        status: Query<Option<String>>,
+        /// Page size (default 100, max 1000).
+        limit: Query<Option<u64>>,
+        /// From the `Link` header of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<ListResponse<WarningDto>> {
+        let limit = paging::limit(limit.0)?;
+        let before = cursor
+            .0
+            .map(|c| {
+                c.parse::<WarningId>()
+                    .map_err(|_| bad_request("cursor must be the value from the Link header"))
+            })
+            .transpose()?;
+        let mut filter = WarningFilter {
+            status: status.0.clone(),
+            ..Default::default()
+        };
+        let total = warnings::count(&self.0.db, auth.0.tenant, &filter).await?;
+        filter.before = before;
+        filter.limit = limit;
+        let items = warnings::list(&self.0.db, auth.0.tenant, &filter).await?;
+        let query: Vec<(String, String)> = status
+            .0
+            .map(|s| ("status".to_string(), s))
+            .into_iter()
+            .collect();
+        let link = paging::next_link(
+            "/warnings",
+            &query,
+            limit,
+            items.len(),
+            items.last().map(|w| w.id.to_string()),
+        );
+        Ok(ListResponse::Ok(
+            Json(items.into_iter().map(Into::into).collect()),
+            total,
+            link,
+        ))
+    }
+
+    /// Get one warning
+    #[oai(path = "/warnings/:id", method = "get")]
+    async fn get(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Json<WarningDto>> {
+        Ok(Json(
+            warnings::get(&self.0.db, auth.0.tenant, WarningId(id.0))
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Resolve a warning
+    ///
+    /// `keep_target` accepts the manual values (and brings back values an overwrite replaced,
+    /// or a record a deletion removed); `take_source` applies the source values. The record is
+    /// snapshotted first; the resolution is recorded as a run.
+    #[oai(path = "/warnings/:id/resolve", method = "post")]
+    async fn resolve(
+        &self,
+        auth: TenantKey,
+        id: Path<i64>,
+        body: Json<ResolveBody>,
+    ) -> ApiResult<Json<ResolveResult>> {
+        let resolution = match body.0.resolution {
+            ResolutionDto::KeepTarget => Resolution::KeepTarget,
+            ResolutionDto::TakeSource => Resolution::TakeSource,
+        };
+        let id = WarningId(id.0);
+        let out =
+            warnings::resolve(&self.0.db, auth.0.tenant, id, resolution, &auth.0.actor).await?;
+        let warning = warnings::get(&self.0.db, auth.0.tenant, id).await?;
+        Ok(Json(ResolveResult {
+            run_id: out.run_id.0,
+            changed: out.changed,
+            warning: warning.into(),
+        }))
+    }
+}

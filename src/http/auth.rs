@@ -1,0 +1,51 @@
+//! Authentication: the `X-API-Key` header, checked against the stored key hashes.
+use super::AppState;
+use crate::ids::TenantId;
+use crate::service::{Actor, keys};
+use poem::Request;
+use poem::http::StatusCode;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::ApiKey;
+
+/// The tenant a request acts for, and who it was (the key prefix, recorded on runs).
+#[derive(Debug, Clone)]
+pub struct TenantAuth {
+    pub tenant: TenantId,
+    pub actor: Actor,
+}
+
+/// A tenant's API key in the `X-API-Key` header.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "X-API-Key",
+    key_in = "header",
+    checker = "check_tenant_key"
+)]
+pub struct TenantKey(pub TenantAuth);
+
+fn unauthorized(detail: &str) -> poem::Error {
+    poem::Error::from_string(detail, StatusCode::UNAUTHORIZED)
+}
+
+async fn check_tenant_key(req: &Request, key: ApiKey) -> poem::Result<TenantAuth> {
+    let state = req
+        .data::<AppState>()
+        .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
+    match keys::authenticate(&state.db, &key.key).await {
+        Ok(keys::Principal::Tenant { tenant, prefix }) => Ok(TenantAuth {
+            tenant,
+            actor: Actor(prefix),
+        }),
+        Ok(keys::Principal::Admin { .. }) => Err(unauthorized(
+            "the admin key only reaches the admin endpoints; use a tenant's API key here",
+        )),
+        Err(crate::AppError::Db(e)) => {
+            tracing::error!("database error while checking a key: {e}");
+            Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+        Err(_) => Err(unauthorized(
+            "send a valid, unrevoked API key in the X-API-Key header",
+        )),
+    }
+}

@@ -1,0 +1,172 @@
+//! RFC 9457 problem+json: the one shape of every error response, and the one place where
+//! service errors become HTTP statuses.
+use crate::domain::stats::RecordError;
+use crate::error::AppError;
+use poem::Response;
+use poem::http::{StatusCode, header};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem detail.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct Problem {
+    /// A URI reference naming the problem type (`about:blank` when the status says it all).
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong and what to fix.
+    pub detail: String,
+    /// Per-record errors of a rejected import.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<RecordErrorDto>>,
+}
+
+/// One record of an import that was not imported.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct RecordErrorDto {
+    /// Zero-based position of the record in `data`.
+    pub index: u64,
+    /// The record's id, when it could be read.
+    pub external_id: Option<String>,
+    pub reason: String,
+}
+
+impl From<RecordError> for RecordErrorDto {
+    fn from(e: RecordError) -> Self {
+        RecordErrorDto {
+            index: e.index,
+            external_id: e.external_id,
+            reason: e.reason,
+        }
+    }
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Problem {
+            kind: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: None,
+        }
+    }
+}
+
+/// The error responses of the API, all `application/problem+json`.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed (bad JSON, wrong shape, bad parameter).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// The `X-API-Key` header is missing, unknown or revoked.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// No such resource for this tenant.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// Refused in the current state (e.g. a full import that would delete too much).
+    #[oai(status = 409, content_type = "application/problem+json")]
+    Conflict(Json<Problem>),
+    /// Well-formed but invalid input; `detail` says what to fix.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// The server failed; nothing was written.
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(Json<Problem>),
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        let detail = err.to_string();
+        match err {
+            AppError::NotFound { .. } => {
+                ApiError::NotFound(Json(Problem::new(StatusCode::NOT_FOUND, detail)))
+            }
+            AppError::Invalid { .. } => ApiError::Unprocessable(Json(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                detail,
+            ))),
+            AppError::Rejected { errors } => {
+                let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail);
+                p.errors = Some(errors.into_iter().map(Into::into).collect());
+                ApiError::Unprocessable(Json(p))
+            }
+            AppError::Conflict(_) => {
+                ApiError::Conflict(Json(Problem::new(StatusCode::CONFLICT, detail)))
+            }
+            AppError::Unauthorized(_) => {
+                ApiError::Unauthorized(Json(Problem::new(StatusCode::UNAUTHORIZED, detail)))
+            }
+            AppError::Db(e) => {
+                tracing::error!("database error: {e}");
+                ApiError::Internal(Json(Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the database failed; nothing was written, try again",
+                )))
+            }
+        }
+    }
+}
+
+/// Shorthand for a 400 with a message.
+pub fn bad_request(detail: impl Into<String>) -> ApiError {
+    ApiError::BadRequest(Json(Problem::new(StatusCode::BAD_REQUEST, detail)))
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Turns any error that reached the top (framework errors: unknown path, wrong method,
+/// unparsable body or parameter, missing key) into problem+json. Responses that already are
+/// problems pass through unchanged.
+pub async fn from_poem_error(err: poem::Error) -> Response {
+    let status = err.status();
+    let message = err.to_string();
+    let resp = err.into_response();
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if is_problem {
+        return resp;
+    }
+    let detail = match status {
+        StatusCode::UNAUTHORIZED if message == "authorization error" => {
+            "send a valid, unrevoked API key in the X-API-Key header".to_string()
+        }
+        StatusCode::NOT_FOUND => "no such path; the API is described at /docs".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this method is not allowed on this path; see /docs".to_string()
+        }
+        _ => shorten(message),
+    };
+    problem_response(&Problem::new(status, detail))
+}
+
+/// Parse errors quote the input; keep a huge body out of the message.
+fn shorten(message: String) -> String {
+    const MAX: usize = 400;
+    if message.len() <= MAX {
+        return message;
+    }
+    let mut end = MAX;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &message[..end])
+}
+
+pub fn problem_response(problem: &Problem) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .content_type(PROBLEM_JSON)
+        .body(serde_json::to_string(problem).unwrap_or_default())
+}

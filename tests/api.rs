@@ -1,0 +1,763 @@
+//! The REST API driven in-process (poem's TestClient), on SQLite and (when enabled)
+//! PostgreSQL: the documented paths, problem+json errors, pagination, tenant isolation, and
+//! the OpenAPI document.
+mod common;
+
+use poem::Endpoint;
+use poem::http::StatusCode;
+use poem::test::TestClient;
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+use sync_manager::http::{AppState, build_app};
+use sync_manager::service::{keys, tenants};
+
+backend_tests!(
+    health_docs_and_openapi_document,
+    missing_wrong_and_admin_keys_are_401,
+    import_sync_edit_resolve_rollback_over_http,
+    bad_requests_are_4xx_problems_and_write_nothing,
+    lists_are_arrays_with_link_and_total_headers,
+    another_tenant_sees_404_everywhere,
+);
+
+struct Api<E> {
+    cli: TestClient<E>,
+    key: String,
+}
+
+/// What a call returned.
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    link: Option<String>,
+    total: Option<u64>,
+    body: Value,
+}
+
+impl<E: Endpoint> Api<E> {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.raw(
+            method,
+            path,
+            body.map(|b| (b.to_string(), "application/json")),
+            Some(&self.key),
+        )
+        .await
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(String, &str)>,
+        key: Option<&str>,
+    ) -> Reply {
+        let mut req = match method {
+            "GET" => self.cli.get(path),
+            "POST" => self.cli.post(path),
+            "PATCH" => self.cli.patch(path),
+            "DELETE" => self.cli.delete(path),
+            "PUT" => self.cli.put(path),
+            other => panic!("method {other}"),
+        };
+        if let Some(key) = key {
+            req = req.header("X-API-Key", key);
+        }
+        if let Some((text, content_type)) = body {
+            req = req.content_type(content_type).body(text);
+        }
+        let resp = req.send().await;
+        let headers = resp.0.headers().clone();
+        let status = resp.0.status();
+        let text = resp.0.into_body().into_string().await.unwrap();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        assert_ne!(
+            status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{method} {path}: 500 {text}"
+        );
+        Reply {
+            status,
+            content_type: header("content-type").unwrap_or_default(),
+            link: header("link"),
+            total: header("x-total-count").and_then(|t| t.parse().ok()),
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        }
+    }
+}
+
+impl Reply {
+    fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        self.body
+    }
+
+    /// Asserts a problem+json error with this status whose detail mentions `needle`.
+    fn problem(self, status: u16, needle: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert!(
+            self.content_type.starts_with("application/problem+json"),
+            "{}",
+            self.content_type
+        );
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["title"].is_string());
+        let detail = self.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(needle), "{detail:?} lacks {needle:?}");
+    }
+}
+
+async fn setup(db: &DatabaseConnection) -> Api<impl Endpoint> {
+    let (_, key) = tenants::create(db, "Agency", None).await.unwrap();
+    Api {
+        cli: TestClient::new(build_app(AppState { db: db.clone() })),
+        key: key.key,
+    }
+}
+
+fn listing(i: u32, price: u32) -> Value {
+    json!({"id": format!("P{i:03}"), "title": format!("Villa {i}"), "price": price, "features": ["pool"]})
+}
+
+async fn health_docs_and_openapi_document(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let health = api.raw("GET", "/health", None, None).await.expect(200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"], true);
+    let docs = api.raw("GET", "/docs", None, None).await;
+    assert_eq!(docs.status, StatusCode::OK);
+    assert!(docs.content_type.starts_with("text/html"));
+    let root = api.raw("GET", "/", None, None).await;
+    assert!(root.status.is_redirection());
+    let spec = api
+        .raw("GET", "/openapi.json", None, None)
+        .await
+        .expect(200);
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["TenantKey"]["in"], "header");
+    assert_eq!(schemes["TenantKey"]["name"], "X-API-Key");
+    let mut operations = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{method} {path} has no summary"
+            );
+            let secured = op
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|s| !s.is_empty());
+            assert_eq!(secured, path != "/health", "{method} {path} security");
+            if path != "/health" {
+                for status in ["401", "404"] {
+                    assert!(
+                        op["responses"].get(status).is_some(),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+            }
+        }
+    }
+    for path in [
+        "/sources",
+        "/sources/{id}",
+        "/sources/{id}/import",
+        "/sources/{id}/properties",
+        "/sources/{id}/properties/{external_id}",
+        "/targets",
+        "/targets/{id}",
+        "/targets/{id}/properties",
+        "/targets/{id}/properties/{external_id}",
+        "/sync/{source_id}/{target_id}",
+        "/runs",
+        "/runs/{id}",
+        "/runs/{id}/rollback",
+        "/warnings",
+        "/warnings/{id}",
+        "/warnings/{id}/resolve",
+        "/health",
+    ] {
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(operations >= 24, "{operations}");
+}
+
+async fn missing_wrong_and_admin_keys_are_401(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    api.raw("GET", "/sources", None, None)
+        .await
+        .problem(401, "X-API-Key");
+    api.raw("GET", "/sources", None, Some("sm_not_a_real_key_at_all"))
+        .await
+        .problem(401, "X-API-Key");
+    let admin = keys::ensure_admin_key(db).await.unwrap().unwrap();
+    api.raw("GET", "/sources", None, Some(&admin.key))
+        .await
+        .problem(401, "admin key");
+    let (tenant, second) = (
+        sync_manager::ids::TenantId(1),
+        keys::create(db, sync_manager::ids::TenantId(1), "x")
+            .await
+            .unwrap(),
+    );
+    keys::revoke(db, tenant, sync_manager::ids::KeyId(second.model.id))
+        .await
+        .unwrap();
+    api.raw("GET", "/sources", None, Some(&second.key))
+        .await
+        .problem(401, "unrevoked");
+}
+
+async fn import_sync_edit_resolve_rollback_over_http(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let source = api
+        .call(
+            "POST",
+            "/sources",
+            Some(json!({"name": "portal", "type": "scraped"})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(source["type"], "scraped");
+    let target = api
+        .call(
+            "POST",
+            "/targets",
+            Some(json!({"name": "web", "config": {"conflict_policy": "merge"}})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(target["type"], "website");
+    let (s, t) = (
+        source["id"].as_i64().unwrap(),
+        target["id"].as_i64().unwrap(),
+    );
+    let day1: Vec<Value> = (1..=3).map(|i| listing(i, 100 * i)).collect();
+
+    let dry = api
+        .call(
+            "POST",
+            &format!("/sources/{s}/import?dry_run=true"),
+            Some(json!({"data": day1})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            dry["stats"]["created"].clone(),
+            dry["run_id"].clone(),
+            dry["dry_run"].clone()
+        ),
+        (json!(3), Value::Null, json!(true))
+    );
+    assert_eq!(
+        api.call("GET", &format!("/sources/{s}/properties"), None)
+            .await
+            .expect(200),
+        json!([])
+    );
+
+    let imported = api
+        .call(
+            "POST",
+            &format!("/sources/{s}/import"),
+            Some(json!({"data": day1})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(imported["stats"]["created"], 3);
+    assert!(imported["run_id"].is_i64());
+    let synced = api
+        .call("POST", &format!("/sync/{s}/{t}"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        synced["stats"],
+        json!({"created": 3, "updated": 0, "unchanged": 0, "deleted": 0, "warnings": 0})
+    );
+
+    // A manual edit on the target, as a merge patch of the resource.
+    let edited = api
+        .call(
+            "PATCH",
+            &format!("/targets/{t}/properties/P002"),
+            Some(json!({"data": {"price": 150, "features": null}})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(edited["has_manual_changes"], true);
+    assert_eq!(
+        edited["data"],
+        json!({"id": "P002", "title": "Villa 2", "price": 150})
+    );
+    api.call(
+        "PATCH",
+        &format!("/targets/{t}/properties/P002"),
+        Some(json!({"hash": "x"})),
+    )
+    .await
+    .problem(422, "only \"data\" is writable");
+    let manual = api
+        .call(
+            "GET",
+            &format!("/targets/{t}/properties?has_manual_changes=true"),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(manual.as_array().unwrap().len(), 1);
+    assert_eq!(manual[0]["external_id"], "P002");
+
+    // Day 2 changes P002's price: a conflict, kept and warned.
+    let mut day2 = day1.clone();
+    day2[1]["price"] = json!(250);
+    api.call(
+        "POST",
+        &format!("/sources/{s}/import"),
+        Some(json!({"data": day2})),
+    )
+    .await
+    .expect(200);
+    let plan = api
+        .call("POST", &format!("/sync/{s}/{t}?dry_run=true"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        plan["plan"],
+        json!([{"external_id": "P002", "action": "merge", "fields": ["price"]}])
+    );
+    let synced = api
+        .call("POST", &format!("/sync/{s}/{t}"), None)
+        .await
+        .expect(200);
+    assert_eq!(synced["stats"]["warnings"], 1);
+    let warning = &synced["warnings"][0];
+    assert_eq!(
+        warning["fields"],
+        json!([{"field": "price", "base": 200, "source": 250, "target": 150}])
+    );
+    let open = api
+        .call("GET", "/warnings?status=open", None)
+        .await
+        .expect(200);
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    let wid = open[0]["id"].as_i64().unwrap();
+    let resolved = api
+        .call(
+            "POST",
+            &format!("/warnings/{wid}/resolve"),
+            Some(json!({"resolution": "take_source"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(resolved["changed"], true);
+    assert_eq!(resolved["warning"]["status"], "resolved");
+    let p2 = api
+        .call("GET", &format!("/targets/{t}/properties/P002"), None)
+        .await
+        .expect(200);
+    assert_eq!(p2["data"]["price"], 250);
+    api.call(
+        "POST",
+        &format!("/warnings/{wid}/resolve"),
+        Some(json!({"resolution": "keep_target"})),
+    )
+    .await
+    .problem(409, "already resolved");
+
+    // The first sync is rolled back; P002 changed since and is skipped.
+    let runs = api.call("GET", "/runs", None).await.expect(200);
+    let first_sync = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|r| r["kind"] == "sync")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let run = api
+        .call("GET", &format!("/runs/{first_sync}"), None)
+        .await
+        .expect(200);
+    assert_eq!(run["stats"]["created"], 3);
+    let rb = api
+        .call("POST", &format!("/runs/{first_sync}/rollback"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            rb["removed"].clone(),
+            rb["skipped"][0]["external_id"].clone()
+        ),
+        (json!(2), json!("P002"))
+    );
+    api.call("POST", &format!("/runs/{first_sync}/rollback"), None)
+        .await
+        .problem(409, "already rolled back");
+
+    // Sources and targets can be changed and deleted.
+    let patched = api
+        .call(
+            "PATCH",
+            &format!("/targets/{t}"),
+            Some(json!({"config": {"conflict_policy": "overwrite"}})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(patched["config"]["conflict_policy"], "overwrite");
+    assert_eq!(patched["name"], "web");
+    api.call("DELETE", &format!("/sources/{s}"), None)
+        .await
+        .expect(204);
+    api.call("GET", &format!("/sources/{s}"), None)
+        .await
+        .problem(404, "not found");
+}
+
+async fn bad_requests_are_4xx_problems_and_write_nothing(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let s = api
+        .call("POST", "/sources", Some(json!({"name": "portal"})))
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let import = format!("/sources/{s}/import");
+    let key = api.key.clone();
+    let send = |body: &'static str, ct: &'static str| {
+        let (import, key) = (import.clone(), key.clone());
+        let api = &api;
+        async move {
+            api.raw("POST", &import, Some((body.to_string(), ct)), Some(&key))
+                .await
+        }
+    };
+    send("{\"data\": [\n{\"id\": 1},", "application/json")
+        .await
+        .problem(400, "line 2");
+    send("[{\"id\": 1}]", "application/json")
+        .await
+        .problem(400, "ImportBody");
+    send("{\"data\": [], \"extra\": 1}", "application/json")
+        .await
+        .problem(400, "extra");
+    send("{\"data\": [], \"mode\": \"replace\"}", "application/json")
+        .await
+        .problem(400, "replace");
+    send("{\"data\": [{\"id\": 1}]}", "text/plain")
+        .await
+        .problem(415, "text/plain");
+    // What curl sends without -H is taken as JSON.
+    let ok = send(
+        "{\"data\": [{\"id\": \"A\"}]}",
+        "application/x-www-form-urlencoded",
+    )
+    .await
+    .expect(200);
+    assert_eq!(ok["stats"]["created"], 1);
+    let strict = api
+        .call(
+            "POST",
+            &import,
+            Some(json!({"data": [{"id": "B"}, {"title": "no id"}], "strict": true})),
+        )
+        .await;
+    assert_eq!(strict.body["errors"][0]["index"], 1);
+    strict.problem(422, "strict import rejected the whole batch");
+    api.call(
+        "POST",
+        &import,
+        Some(json!({"data": [{"id": "C"}], "mode": "full"})),
+    )
+    .await
+    .problem(409, "refusing a full import");
+    api.call(
+        "POST",
+        "/sources",
+        Some(json!({"name": "x", "type": "ftp"})),
+    )
+    .await
+    .problem(422, "json, csv, scraped, manual, api");
+    api.call(
+        "POST",
+        "/targets",
+        Some(json!({"name": "x", "config": [1]})),
+    )
+    .await
+    .problem(422, "JSON object");
+    api.call(
+        "POST",
+        "/targets",
+        Some(json!({"name": "x", "config": {"conflict_policy": "newest"}})),
+    )
+    .await
+    .problem(422, "merge, keep_target, overwrite");
+    api.call("GET", "/sources?limit=0", None)
+        .await
+        .problem(400, "limit");
+    api.call("GET", "/sources?limit=5000", None)
+        .await
+        .problem(400, "at most 1000");
+    api.call("GET", "/sources?limit=abc", None)
+        .await
+        .problem(400, "limit");
+    api.call("GET", "/runs?cursor=zzz", None)
+        .await
+        .problem(400, "cursor");
+    api.call("GET", "/warnings?status=closed", None)
+        .await
+        .problem(422, "open or resolved");
+    api.call(
+        "GET",
+        &format!("/sources/{s}/properties?changed_since=yesterday"),
+        None,
+    )
+    .await
+    .problem(400, "RFC 3339");
+    api.call("GET", "/sources/abc", None)
+        .await
+        .problem(400, "id");
+    api.call("GET", "/nowhere", None)
+        .await
+        .problem(404, "/docs");
+    api.call("PUT", "/sources", None)
+        .await
+        .problem(405, "not allowed");
+    api.call("POST", "/sync/999/998", None)
+        .await
+        .problem(404, "source 999 not found");
+    // Only the one valid import above was written.
+    let props = api
+        .call("GET", &format!("/sources/{s}/properties"), None)
+        .await
+        .expect(200);
+    assert_eq!(props.as_array().unwrap().len(), 1);
+}
+
+async fn lists_are_arrays_with_link_and_total_headers(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let s = api
+        .call("POST", "/sources", Some(json!({"name": "portal"})))
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let t = api
+        .call("POST", "/targets", Some(json!({"name": "web"})))
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let records: Vec<Value> = (1..=7).map(|i| listing(i, i)).collect();
+    api.call(
+        "POST",
+        &format!("/sources/{s}/import"),
+        Some(json!({"data": records})),
+    )
+    .await
+    .expect(200);
+    api.call("POST", &format!("/sync/{s}/{t}"), None)
+        .await
+        .expect(200);
+    let mut url = format!("/targets/{t}/properties?limit=3");
+    let mut seen = Vec::new();
+    loop {
+        let page = api.call("GET", &url, None).await;
+        assert_eq!(page.total, Some(7));
+        let link = page.link.clone();
+        let items = page.expect(200);
+        seen.extend(
+            items
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["external_id"].as_str().unwrap().to_string()),
+        );
+        match link {
+            Some(link) => {
+                assert!(link.ends_with("rel=\"next\""), "{link}");
+                url = link[1..link.find('>').unwrap()].to_string();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        (1..=7).map(|i| format!("P{i:03}")).collect::<Vec<_>>()
+    );
+    let runs = api.call("GET", "/runs?limit=1", None).await;
+    assert_eq!(runs.total, Some(2));
+    assert!(runs.link.is_some());
+    assert_eq!(runs.expect(200).as_array().unwrap().len(), 1);
+}
+
+async fn another_tenant_sees_404_everywhere(db: &DatabaseConnection) {
+    let a = setup(db).await;
+    let s = a
+        .call("POST", "/sources", Some(json!({"name": "portal"})))
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let t = a
+        .call("POST", "/targets", Some(json!({"name": "web"})))
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    a.call(
+        "POST",
+        &format!("/sources/{s}/import"),
+        Some(json!({"data": [listing(1, 1)]})),
+    )
+    .await
+    .expect(200);
+    a.call(
+        "PATCH",
+        &format!("/targets/{t}"),
+        Some(json!({"name": "web"})),
+    )
+    .await
+    .expect(200);
+    a.call("POST", &format!("/sync/{s}/{t}"), None)
+        .await
+        .expect(200);
+    a.call(
+        "PATCH",
+        &format!("/targets/{t}/properties/P001"),
+        Some(json!({"data": {"price": 9}})),
+    )
+    .await
+    .expect(200);
+    a.call(
+        "POST",
+        &format!("/sources/{s}/import"),
+        Some(json!({"data": [listing(1, 2)]})),
+    )
+    .await
+    .expect(200);
+    let synced = a
+        .call("POST", &format!("/sync/{s}/{t}"), None)
+        .await
+        .expect(200);
+    let w = synced["warnings"][0]["id"].as_i64().unwrap();
+    let r = synced["run_id"].as_i64().unwrap();
+    let before_source = a
+        .call("GET", &format!("/sources/{s}/properties"), None)
+        .await
+        .expect(200);
+    let before_target = a
+        .call("GET", &format!("/targets/{t}/properties"), None)
+        .await
+        .expect(200);
+
+    let (_, key_b) = tenants::create(db, "Other", None).await.unwrap();
+    let b = Api {
+        cli: TestClient::new(build_app(AppState { db: db.clone() })),
+        key: key_b.key,
+    };
+    let b_source = b
+        .call("POST", "/sources", Some(json!({"name": "mine"})))
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let routes: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", format!("/sources/{s}"), None),
+        (
+            "PATCH",
+            format!("/sources/{s}"),
+            Some(json!({"name": "stolen"})),
+        ),
+        ("DELETE", format!("/sources/{s}"), None),
+        (
+            "POST",
+            format!("/sources/{s}/import"),
+            Some(json!({"data": [listing(5, 5)]})),
+        ),
+        ("GET", format!("/sources/{s}/properties"), None),
+        ("GET", format!("/sources/{s}/properties/P001"), None),
+        ("GET", format!("/targets/{t}"), None),
+        (
+            "PATCH",
+            format!("/targets/{t}"),
+            Some(json!({"name": "stolen"})),
+        ),
+        ("DELETE", format!("/targets/{t}"), None),
+        ("GET", format!("/targets/{t}/properties"), None),
+        ("GET", format!("/targets/{t}/properties/P001"), None),
+        (
+            "PATCH",
+            format!("/targets/{t}/properties/P001"),
+            Some(json!({"data": {"price": 1}})),
+        ),
+        ("POST", format!("/sync/{s}/{t}"), None),
+        ("POST", format!("/sync/{b_source}/{t}"), None),
+        ("GET", format!("/runs/{r}"), None),
+        ("POST", format!("/runs/{r}/rollback"), None),
+        ("GET", format!("/warnings/{w}"), None),
+        (
+            "POST",
+            format!("/warnings/{w}/resolve"),
+            Some(json!({"resolution": "take_source"})),
+        ),
+    ];
+    for (method, path, body) in routes {
+        let reply = b.call(method, &path, body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(
+        b.call("GET", "/runs", None)
+            .await
+            .expect(200)
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        b.call("GET", "/warnings", None).await.expect(200),
+        json!([])
+    );
+    // A's data is unchanged.
+    assert_eq!(
+        a.call("GET", &format!("/sources/{s}/properties"), None)
+            .await
+            .expect(200),
+        before_source
+    );
+    assert_eq!(
+        a.call("GET", &format!("/targets/{t}/properties"), None)
+            .await
+            .expect(200),
+        before_target
+    );
+    assert_eq!(
+        a.call("GET", &format!("/warnings/{w}"), None)
+            .await
+            .expect(200)["status"],
+        "open"
+    );
+    assert_eq!(
+        a.call("GET", &format!("/sources/{s}"), None)
+            .await
+            .expect(200)["name"],
+        "portal"
+    );
+}
