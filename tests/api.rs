@@ -18,6 +18,8 @@ backend_tests!(
     bad_requests_are_4xx_problems_and_write_nothing,
     lists_are_arrays_with_link_and_total_headers,
     another_tenant_sees_404_everywhere,
+    history_manual_entry_keys_admin_and_cleanup,
+    oversize_bodies_are_413_with_or_without_length,
 );
 
 struct Api<E> {
@@ -115,7 +117,7 @@ impl Reply {
 async fn setup(db: &DatabaseConnection) -> Api<impl Endpoint> {
     let (_, key) = tenants::create(db, "Agency", None).await.unwrap();
     Api {
-        cli: TestClient::new(build_app(AppState { db: db.clone() })),
+        cli: TestClient::new(build_app(AppState::new(db.clone()))),
         key: key.key,
     }
 }
@@ -653,6 +655,18 @@ async fn another_tenant_sees_404_everywhere(db: &DatabaseConnection) {
         .expect(200);
     let w = synced["warnings"][0]["id"].as_i64().unwrap();
     let r = synced["run_id"].as_i64().unwrap();
+    let history = a
+        .call(
+            "GET",
+            &format!("/targets/{t}/properties/P001/snapshots"),
+            None,
+        )
+        .await
+        .expect(200);
+    let snap = history[0]["id"].as_i64().unwrap();
+    let key_a = a.call("GET", "/keys", None).await.expect(200)[0]["id"]
+        .as_i64()
+        .unwrap();
     let before_source = a
         .call("GET", &format!("/sources/{s}/properties"), None)
         .await
@@ -664,7 +678,7 @@ async fn another_tenant_sees_404_everywhere(db: &DatabaseConnection) {
 
     let (_, key_b) = tenants::create(db, "Other", None).await.unwrap();
     let b = Api {
-        cli: TestClient::new(build_app(AppState { db: db.clone() })),
+        cli: TestClient::new(build_app(AppState::new(db.clone()))),
         key: key_b.key,
     };
     let b_source = b
@@ -707,6 +721,29 @@ async fn another_tenant_sees_404_everywhere(db: &DatabaseConnection) {
         ("GET", format!("/runs/{r}"), None),
         ("POST", format!("/runs/{r}/rollback"), None),
         ("GET", format!("/warnings/{w}"), None),
+        (
+            "GET",
+            format!("/targets/{t}/properties/P001/snapshots"),
+            None,
+        ),
+        (
+            "GET",
+            format!("/sources/{s}/properties/P001/snapshots"),
+            None,
+        ),
+        ("POST", format!("/snapshots/{snap}/restore"), None),
+        (
+            "POST",
+            format!("/sources/{s}/properties"),
+            Some(json!({"id": "X"})),
+        ),
+        (
+            "PATCH",
+            format!("/sources/{s}/properties/P001"),
+            Some(json!({"data": {"price": 1}})),
+        ),
+        ("DELETE", format!("/sources/{s}/properties/P001"), None),
+        ("DELETE", format!("/keys/{key_a}"), None),
         (
             "POST",
             format!("/warnings/{w}/resolve"),
@@ -760,4 +797,236 @@ async fn another_tenant_sees_404_everywhere(db: &DatabaseConnection) {
             .expect(200)["name"],
         "portal"
     );
+}
+
+async fn history_manual_entry_keys_admin_and_cleanup(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let m = api
+        .call(
+            "POST",
+            "/sources",
+            Some(json!({"name": "office", "type": "manual"})),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let created = api
+        .call(
+            "POST",
+            &format!("/sources/{m}/properties"),
+            Some(json!({"id": "M1", "title": "Flat"})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(created["external_id"], "M1");
+    api.call(
+        "POST",
+        &format!("/sources/{m}/properties"),
+        Some(json!({"id": "M1"})),
+    )
+    .await
+    .problem(409, "already exists");
+    api.call(
+        "POST",
+        &format!("/sources/{m}/properties"),
+        Some(json!({"title": "no id"})),
+    )
+    .await
+    .problem(422, "external_id");
+    let patched = api
+        .call(
+            "PATCH",
+            &format!("/sources/{m}/properties/M1"),
+            Some(json!({"data": {"price": 5}})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        patched["data"],
+        json!({"id": "M1", "title": "Flat", "price": 5})
+    );
+    let history = api
+        .call(
+            "GET",
+            &format!("/sources/{m}/properties/M1/snapshots"),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    assert_eq!(history[0]["data"], json!({"id": "M1", "title": "Flat"}));
+    let restored = api
+        .call(
+            "POST",
+            &format!("/snapshots/{}/restore", history[0]["id"]),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(restored["external_id"], "M1");
+    let now = api
+        .call("GET", &format!("/sources/{m}/properties/M1"), None)
+        .await
+        .expect(200);
+    assert_eq!(now["data"], json!({"id": "M1", "title": "Flat"}));
+    api.call("DELETE", &format!("/sources/{m}/properties/M1"), None)
+        .await
+        .expect(204);
+    assert_eq!(
+        api.call("GET", &format!("/sources/{m}/properties"), None)
+            .await
+            .expect(200),
+        json!([])
+    );
+    let other = api
+        .call("POST", "/sources", Some(json!({"name": "feed"})))
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    api.call(
+        "POST",
+        &format!("/sources/{other}/properties"),
+        Some(json!({"id": "X"})),
+    )
+    .await
+    .problem(409, "only sources of type manual");
+    api.call("POST", "/snapshots/999999/restore", None)
+        .await
+        .problem(404, "snapshot");
+
+    // Tenant self-service.
+    let me = api.call("GET", "/tenant", None).await.expect(200);
+    assert_eq!(me["retention_days"], 30);
+    let me = api
+        .call("PATCH", "/tenant", Some(json!({"retention_days": 7})))
+        .await
+        .expect(200);
+    assert_eq!(me["retention_days"], 7);
+    api.call("PATCH", "/tenant", Some(json!({"retention_days": 0})))
+        .await
+        .problem(422, "retention_days");
+    let new_key = api
+        .call("POST", "/keys", Some(json!({"name": "ci"})))
+        .await
+        .expect(201);
+    let secret = new_key["api_key"].as_str().unwrap().to_string();
+    assert!(secret.starts_with(new_key["key"]["prefix"].as_str().unwrap()));
+    let keys = api.call("GET", "/keys", None).await.expect(200);
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+    assert!(
+        keys.to_string().find(&secret).is_none(),
+        "secrets are never listed"
+    );
+    api.raw("GET", "/tenant", None, Some(&secret))
+        .await
+        .expect(200);
+    let revoked = api
+        .call("DELETE", &format!("/keys/{}", new_key["key"]["id"]), None)
+        .await
+        .expect(200);
+    assert!(revoked["revoked_at"].is_string());
+    api.raw("GET", "/tenant", None, Some(&secret))
+        .await
+        .problem(401, "X-API-Key");
+
+    // Cleanup.
+    let dry = api
+        .call("POST", "/cleanup?days=0&dry_run=true", None)
+        .await
+        .expect(200);
+    assert!(dry["snapshots"].as_u64().unwrap() >= 2);
+    let done = api.call("POST", "/cleanup?days=0", None).await.expect(200);
+    assert_eq!(done["snapshots"], dry["snapshots"]);
+    assert_eq!(done["days"], 0);
+    api.call("POST", "/cleanup?days=-3", None)
+        .await
+        .problem(422, "days");
+
+    // Admin endpoints take only the admin key.
+    let admin = keys::ensure_admin_key(db).await.unwrap().unwrap();
+    api.call("GET", "/admin/tenants", None)
+        .await
+        .problem(401, "admin key");
+    let created = api
+        .raw(
+            "POST",
+            "/admin/tenants",
+            Some((
+                json!({"name": "New agency"}).to_string(),
+                "application/json",
+            )),
+            Some(&admin.key),
+        )
+        .await
+        .expect(201);
+    let new_tenant_key = created["api_key"].as_str().unwrap().to_string();
+    let all = api
+        .raw("GET", "/admin/tenants", None, Some(&admin.key))
+        .await
+        .expect(200);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    api.raw(
+        "GET",
+        &format!("/admin/tenants/{}", created["tenant"]["id"]),
+        None,
+        Some(&admin.key),
+    )
+    .await
+    .expect(200);
+    api.raw("GET", "/admin/tenants/999999", None, Some(&admin.key))
+        .await
+        .problem(404, "tenant");
+    let theirs = api
+        .raw("GET", "/tenant", None, Some(&new_tenant_key))
+        .await
+        .expect(200);
+    assert_eq!(theirs["name"], "New agency");
+}
+
+async fn oversize_bodies_are_413_with_or_without_length(db: &DatabaseConnection) {
+    let (_, key) = tenants::create(db, "Agency", None).await.unwrap();
+    let state = AppState {
+        max_body_bytes: 2048,
+        ..AppState::new(db.clone())
+    };
+    let cli = TestClient::new(build_app(state));
+    let s = cli
+        .post("/sources")
+        .header("X-API-Key", &key.key)
+        .body_json(&json!({"name": "p"}))
+        .send()
+        .await;
+    s.assert_status(StatusCode::CREATED);
+    let big = json!({"data": (0..200).map(|i| listing(i, i)).collect::<Vec<_>>()}).to_string();
+    assert!(big.len() > 2048);
+    let with_length = cli
+        .post("/sources/1/import")
+        .header("X-API-Key", &key.key)
+        .content_type("application/json")
+        .body(big.clone())
+        .send()
+        .await;
+    with_length.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
+    with_length.assert_content_type("application/problem+json");
+    let stream = poem::Body::from_async_read(std::io::Cursor::new(big.into_bytes()));
+    let chunked = cli
+        .post("/sources/1/import")
+        .header("X-API-Key", &key.key)
+        .content_type("application/json")
+        .body(stream)
+        .send()
+        .await;
+    chunked.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
+    let text = chunked.0.into_body().into_string().await.unwrap();
+    assert!(text.contains("smaller batches"), "{text}");
+    // A small body still goes through.
+    let small = cli
+        .post("/sources/1/import")
+        .header("X-API-Key", &key.key)
+        .body_json(&json!({"data": [listing(1, 1)]}))
+        .send()
+        .await;
+    small.assert_status_is_ok();
 }

@@ -14,6 +14,9 @@ pub struct Args {
     /// address to listen on (default: env SYNC_MANAGER_BIND, else 127.0.0.1:8000)
     #[argh(option)]
     bind: Option<String>,
+    /// largest request body in MiB (default: env SYNC_MANAGER_MAX_BODY_MB, else 64)
+    #[argh(option)]
+    max_body_mb: Option<usize>,
 }
 
 /// Runs the retention cleanup of every tenant once a day.
@@ -92,7 +95,22 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .first()
         .map(|a| a.to_string().trim_start_matches("socket://").to_string())
         .unwrap_or(bind);
-    let state = AppState { db };
+    let max_body_mb = match args.max_body_mb {
+        Some(mb) => mb,
+        None => match std::env::var("SYNC_MANAGER_MAX_BODY_MB") {
+            Ok(v) => v.trim().parse().map_err(|_| {
+                anyhow::anyhow!("SYNC_MANAGER_MAX_BODY_MB must be a whole number of MiB, got {v:?}")
+            })?,
+            Err(_) => crate::http::DEFAULT_MAX_BODY_BYTES >> 20,
+        },
+    };
+    if max_body_mb == 0 {
+        anyhow::bail!("the body limit must be at least 1 MiB");
+    }
+    let state = AppState {
+        max_body_bytes: max_body_mb << 20,
+        ..AppState::new(db)
+    };
     tokio::spawn(daily_cleanup(state.clone()));
     println!(
         "Serving on http://{addr} (API docs at http://{addr}/docs, database {})",

@@ -49,3 +49,31 @@ async fn check_tenant_key(req: &Request, key: ApiKey) -> poem::Result<TenantAuth
         )),
     }
 }
+
+/// The admin key (printed once by `sync-manager init` or the first `serve`) in the
+/// `X-API-Key` header.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "X-API-Key",
+    key_in = "header",
+    checker = "check_admin_key"
+)]
+pub struct AdminKey(pub String);
+
+async fn check_admin_key(req: &Request, key: ApiKey) -> poem::Result<String> {
+    let state = req
+        .data::<AppState>()
+        .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
+    match keys::authenticate(&state.db, &key.key).await {
+        Ok(keys::Principal::Admin { prefix }) => Ok(prefix),
+        Ok(keys::Principal::Tenant { .. }) => Err(unauthorized(
+            "this endpoint needs the admin key (from `sync-manager init`), not a tenant's key",
+        )),
+        Err(crate::AppError::Db(e)) => {
+            tracing::error!("database error while checking a key: {e}");
+            Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+        Err(_) => Err(unauthorized("send the admin key in the X-API-Key header")),
+    }
+}

@@ -4,7 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod problem;
 
-use poem::http::{HeaderValue, header};
+use poem::http::{HeaderValue, StatusCode, header};
 use poem::middleware::Tracing;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Route, web::Redirect};
 use poem_openapi::OpenApiService;
@@ -14,6 +14,20 @@ use sea_orm::DatabaseConnection;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Largest request body accepted (413 above it), chunked bodies included.
+    pub max_body_bytes: usize,
+}
+
+/// Default request body limit: 64 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+
+impl AppState {
+    pub fn new(db: DatabaseConnection) -> Self {
+        AppState {
+            db,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
 }
 
 /// The whole application: API at the root, `/openapi.json`, Swagger UI at `/docs`.
@@ -28,6 +42,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
              targets without silently losing manual edits. Authenticate with the `X-API-Key` \
              header. Errors are RFC 9457 problem+json. Lists are top-level JSON arrays.",
     );
+    let limit = state.max_body_bytes;
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
     Route::new()
@@ -41,15 +56,27 @@ pub fn build_app(state: AppState) -> impl Endpoint {
             }
             Ok(ep.call(req).await?.into_response())
         })
-        .before(json_for_form_bodies)
+        .before(move |req| prepare_request(req, limit))
         .catch_all_error(problem::from_poem_error)
         .with(Tracing)
         .data(state)
 }
 
-/// A JSON body sent with curl's default form content type is taken as JSON: what people paste
-/// from the docs must work.
-async fn json_for_form_bodies(mut req: Request) -> poem::Result<Request> {
+fn too_large(limit: usize) -> poem::Error {
+    poem::Error::from_string(
+        format!(
+            "the request body is larger than the limit of {} MiB; send the records in smaller \
+             batches (the limit is `serve --max-body-mb`)",
+            limit >> 20
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+}
+
+/// Takes a JSON body sent with curl's default form content type as JSON (what people paste
+/// from the docs must work), and enforces the body limit, also on chunked bodies that announce
+/// no length.
+async fn prepare_request(mut req: Request, limit: usize) -> poem::Result<Request> {
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -60,6 +87,29 @@ async fn json_for_form_bodies(mut req: Request) -> poem::Result<Request> {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+    }
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match announced {
+        Some(len) if len > limit => return Err(too_large(limit)),
+        Some(_) => {}
+        None => {
+            let body = req
+                .take_body()
+                .into_bytes_limit(limit)
+                .await
+                .map_err(|e| match e {
+                    poem::error::ReadBodyError::PayloadTooLarge => too_large(limit),
+                    other => poem::Error::from_string(
+                        format!("could not read the request body: {other}"),
+                        StatusCode::BAD_REQUEST,
+                    ),
+                })?;
+            req.set_body(body);
+        }
     }
     Ok(req)
 }

@@ -7,6 +7,7 @@ mod paging;
 mod properties;
 mod runs;
 mod sync;
+mod tenant;
 mod warnings;
 
 use super::AppState;
@@ -30,6 +31,8 @@ pub enum ApiTags {
     Runs,
     /// Conflicts and other things a human must look at.
     Warnings,
+    /// The current tenant, its API keys and cleanup; admin endpoints.
+    Tenant,
 }
 
 /// Every API of the service.
@@ -44,6 +47,8 @@ pub fn apis(
     sync::SyncApi,
     runs::RunsApi,
     warnings::WarningsApi,
+    properties::HistoryApi,
+    tenant::TenantApi,
 ) {
     (
         health::HealthApi(state.clone()),
@@ -53,6 +58,8 @@ pub fn apis(
         properties::PropertiesApi(state.clone()),
         sync::SyncApi(state.clone()),
         runs::RunsApi(state.clone()),
-        warnings::WarningsApi(state),
+        warnings::WarningsApi(state.clone()),
+        properties::HistoryApi(state.clone()),
+        tenant::TenantApi(state),
     )
 }
