@@ -137,12 +137,12 @@ fn page(
 }
 
 macro_rules! endpoint_api {
-    ($api:ident, $service:ident, $Id:ident, $tag:literal, $list:literal, $item:literal, $default_type:literal) => {
+    ($api:ident, $service:ident, $Id:ident, $tag:literal, $list:literal, $item:literal, $default_type:literal, [$list_doc:literal, $create_doc:literal, $get_doc:literal, $patch_doc:literal, $delete_doc:literal]) => {
         pub struct $api(pub AppState);
 
         #[OpenApi(tag = $tag)]
         impl $api {
-            /// List
+            #[doc = $list_doc]
             ///
             /// All of the tenant's, oldest first, as a top-level JSON array.
             #[oai(path = $list, method = "get")]
@@ -163,7 +163,9 @@ macro_rules! endpoint_api {
                 )
             }
 
-            /// Create
+            #[doc = $create_doc]
+            ///
+            /// `type` and `config` are validated; the response is the stored resource.
             #[oai(path = $list, method = "post")]
             async fn create(&self, auth: TenantKey, body: Json<CreateBody>) -> ApiResult<Created> {
                 let new = NewEndpoint {
@@ -175,14 +177,16 @@ macro_rules! endpoint_api {
                 Ok(Created::Created(Json(created.into())))
             }
 
-            /// Get one
+            #[doc = $get_doc]
+            ///
+            /// Another tenant's is reported exactly like a missing one (404).
             #[oai(path = $item, method = "get")]
             async fn get(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Json<EndpointDto>> {
                 let found = $service::get(&self.0.db, auth.0.tenant, $Id(id.0)).await?;
                 Ok(Json(found.into()))
             }
 
-            /// Change
+            #[doc = $patch_doc]
             ///
             /// A JSON merge patch: `name`, `type` and `config` (replaced whole) may be sent.
             #[oai(path = $item, method = "patch")]
@@ -202,7 +206,7 @@ macro_rules! endpoint_api {
                 Ok(Json(updated.into()))
             }
 
-            /// Delete
+            #[doc = $delete_doc]
             ///
             /// Deletes it with all its properties.
             #[oai(path = $item, method = "delete")]
@@ -221,7 +225,14 @@ endpoint_api!(
     "ApiTags::Sources",
     "/sources",
     "/sources/:id",
-    "json"
+    "json",
+    [
+        "List sources",
+        "Create a source",
+        "Get a source",
+        "Change a source",
+        "Delete a source"
+    ]
 );
 endpoint_api!(
     TargetsApi,
@@ -230,5 +241,12 @@ endpoint_api!(
     "ApiTags::Targets",
     "/targets",
     "/targets/:id",
-    "website"
+    "website",
+    [
+        "List targets",
+        "Create a target",
+        "Get a target",
+        "Change a target",
+        "Delete a target"
+    ]
 );

@@ -145,6 +145,8 @@ impl PropertiesApi {
     }
 
     /// Get one record of a source
+    ///
+    /// With its data, hash and timestamps; soft-deleted records are returned too, with `deleted_at` set.
     #[oai(path = "/sources/:id/properties/:external_id", method = "get")]
     async fn get_source(
         &self,
@@ -209,6 +211,8 @@ impl PropertiesApi {
     }
 
     /// Get one record of a target
+    ///
+    /// With `has_manual_changes` and what the last sync wrote (`synced_hash`).
     #[oai(path = "/targets/:id/properties/:external_id", method = "get")]
     async fn get_target(
         &self,

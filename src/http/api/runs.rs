@@ -110,6 +110,8 @@ impl RunsApi {
     }
 
     /// Get one run
+    ///
+    /// Kind, status, stats, details (per-record errors of an import, skipped records of a rollback) and who ran it.
     #[oai(path = "/runs/:id", method = "get")]
     async fn get(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Json<RunDto>> {
         Ok(Json(

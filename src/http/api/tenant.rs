@@ -134,6 +134,8 @@ pub enum TenantCreated {
 #[OpenApi(tag = "ApiTags::Tenant")]
 impl TenantApi {
     /// The current tenant
+    ///
+    /// The tenant the API key belongs to.
     #[oai(path = "/tenant", method = "get")]
     async fn current(&self, auth: TenantKey) -> ApiResult<Json<TenantDto>> {
         Ok(Json(tenants::get(&self.0.db, auth.0.tenant).await?.into()))
@@ -155,6 +157,8 @@ impl TenantApi {
     }
 
     /// List the tenant's API keys
+    ///
+    /// Names, prefixes and revocation times; secrets are never shown again.
     #[oai(path = "/keys", method = "get")]
     async fn list_keys(&self, auth: TenantKey) -> ApiResult<Json<Vec<KeyDto>>> {
         let all = keys::list(&self.0.db, auth.0.tenant).await?;
@@ -171,6 +175,8 @@ impl TenantApi {
     }
 
     /// Revoke an API key
+    ///
+    /// Requests with it get 401 from now on. Revoking twice is harmless.
     #[oai(path = "/keys/:id", method = "delete")]
     async fn revoke_key(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Json<KeyDto>> {
         Ok(Json(
@@ -239,6 +245,8 @@ impl TenantApi {
     }
 
     /// Get a tenant (admin)
+    ///
+    /// Needs the admin key.
     #[oai(path = "/admin/tenants/:id", method = "get")]
     async fn get_tenant(&self, _admin: AdminKey, id: Path<i64>) -> ApiResult<Json<TenantDto>> {
         Ok(Json(tenants::get(&self.0.db, TenantId(id.0)).await?.into()))

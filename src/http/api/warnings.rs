@@ -133,6 +133,8 @@ impl WarningsApi {
     }
 
     /// Get one warning
+    ///
+    /// With the base, source and target value of every field concerned.
     #[oai(path = "/warnings/:id", method = "get")]
     async fn get(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Json<WarningDto>> {
         Ok(Json(
