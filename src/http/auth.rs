@@ -28,24 +28,31 @@ fn unauthorized(detail: &str) -> poem::Error {
     poem::Error::from_string(detail, StatusCode::UNAUTHORIZED)
 }
 
-async fn check_tenant_key(req: &Request, key: ApiKey) -> poem::Result<TenantAuth> {
+/// Whose key this is; a database failure is a 500, an unknown or revoked key a 401.
+async fn principal(req: &Request, key: &ApiKey) -> poem::Result<keys::Principal> {
     let state = req
         .data::<AppState>()
         .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
     match keys::authenticate(&state.db, &key.key).await {
-        Ok(keys::Principal::Tenant { tenant, prefix }) => Ok(TenantAuth {
-            tenant,
-            actor: Actor(prefix),
-        }),
-        Ok(keys::Principal::Admin { .. }) => Err(unauthorized(
-            "the admin key only reaches the admin endpoints; use a tenant's API key here",
-        )),
+        Ok(principal) => Ok(principal),
         Err(crate::AppError::Db(e)) => {
             tracing::error!("database error while checking a key: {e}");
             Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
         }
         Err(_) => Err(unauthorized(
             "send a valid, unrevoked API key in the X-API-Key header",
+        )),
+    }
+}
+
+async fn check_tenant_key(req: &Request, key: ApiKey) -> poem::Result<TenantAuth> {
+    match principal(req, &key).await? {
+        keys::Principal::Tenant { tenant, prefix } => Ok(TenantAuth {
+            tenant,
+            actor: Actor(prefix),
+        }),
+        keys::Principal::Admin { .. } => Err(unauthorized(
+            "the admin key only reaches the admin endpoints; use a tenant's API key here",
         )),
     }
 }
@@ -62,18 +69,10 @@ async fn check_tenant_key(req: &Request, key: ApiKey) -> poem::Result<TenantAuth
 pub struct AdminKey(pub String);
 
 async fn check_admin_key(req: &Request, key: ApiKey) -> poem::Result<String> {
-    let state = req
-        .data::<AppState>()
-        .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
-    match keys::authenticate(&state.db, &key.key).await {
-        Ok(keys::Principal::Admin { prefix }) => Ok(prefix),
-        Ok(keys::Principal::Tenant { .. }) => Err(unauthorized(
+    match principal(req, &key).await? {
+        keys::Principal::Admin { prefix } => Ok(prefix),
+        keys::Principal::Tenant { .. } => Err(unauthorized(
             "this endpoint needs the admin key (from `sync-manager init`), not a tenant's key",
         )),
-        Err(crate::AppError::Db(e)) => {
-            tracing::error!("database error while checking a key: {e}");
-            Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
-        }
-        Err(_) => Err(unauthorized("send the admin key in the X-API-Key header")),
     }
 }

@@ -4,7 +4,7 @@ use super::ApiTags;
 use super::paging::{self, ListResponse};
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
-use crate::http::problem::{ApiResult, bad_request};
+use crate::http::problem::ApiResult;
 use crate::ids::{SourceId, TargetId};
 use crate::service::endpoints::{EndpointUpdate, NewEndpoint};
 use crate::service::{sources, targets};
@@ -102,15 +102,6 @@ pub enum Deleted {
     Deleted,
 }
 
-fn cursor(cursor: Option<String>) -> ApiResult<i64> {
-    match cursor {
-        None => Ok(0),
-        Some(c) => c
-            .parse::<i64>()
-            .map_err(|_| bad_request("cursor must be the value from the Link header")),
-    }
-}
-
 /// Pages an id-ordered list held in memory (a tenant has few sources and targets).
 fn page(
     all: Vec<EndpointDto>,
@@ -119,21 +110,16 @@ fn page(
     after: Option<String>,
 ) -> ApiResult<ListResponse<EndpointDto>> {
     let limit = paging::limit(limit)?;
-    let after = cursor(after)?;
+    let after = paging::id_cursor::<i64>(after)?.unwrap_or(0);
     let total = all.len() as u64;
     let items: Vec<EndpointDto> = all
         .into_iter()
         .filter(|e| e.id > after)
         .take(limit as usize)
         .collect();
-    let link = paging::next_link(
-        path,
-        &[],
-        limit,
-        items.len(),
-        items.last().map(|e| e.id.to_string()),
-    );
-    Ok(ListResponse::Ok(Json(items), total, link))
+    Ok(paging::respond(items, total, path, &[], limit, |e| {
+        e.id.to_string()
+    }))
 }
 
 macro_rules! endpoint_api {

@@ -35,6 +35,16 @@ pub fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
     }
 }
 
+/// Reads a cursor that is an id.
+pub fn id_cursor<T: std::str::FromStr>(cursor: Option<String>) -> Result<Option<T>, ApiError> {
+    cursor
+        .map(|c| {
+            c.parse::<T>()
+                .map_err(|_| bad_request("cursor must be the value from the Link header"))
+        })
+        .transpose()
+}
+
 /// Percent-encodes a query parameter value.
 fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -46,6 +56,23 @@ fn encode(value: &str) -> String {
         }
     }
     out
+}
+
+/// Builds a page: converts the items, adds `X-Total-Count` and, after a full page, the
+/// `Link` to the next one (whose cursor `cursor_of` reads from the last item).
+pub fn respond<M, D>(
+    items: Vec<M>,
+    total: u64,
+    path: &str,
+    query: &[(String, String)],
+    limit: u64,
+    cursor_of: impl Fn(&M) -> String,
+) -> ListResponse<D>
+where
+    D: From<M> + ToJSON + ParseFromJSON + Send + Sync,
+{
+    let link = next_link(path, query, limit, items.len(), items.last().map(cursor_of));
+    ListResponse::Ok(Json(items.into_iter().map(D::from).collect()), total, link)
 }
 
 /// The `Link` header for the next page, if a full page was returned. `query` holds the other

@@ -130,18 +130,10 @@ impl PropertiesApi {
             .map(|v| ("changed_since".to_string(), v))
             .into_iter()
             .collect();
-        let link = paging::next_link(
-            &format!("/sources/{}/properties", id.0),
-            &query,
-            limit,
-            items.len(),
-            items.last().map(|p| p.external_id.clone()),
-        );
-        Ok(ListResponse::Ok(
-            Json(items.into_iter().map(Into::into).collect()),
-            total,
-            link,
-        ))
+        let path = format!("/sources/{}/properties", id.0);
+        Ok(paging::respond(items, total, &path, &query, limit, |p| {
+            p.external_id.clone()
+        }))
     }
 
     /// Get one record of a source
@@ -196,18 +188,10 @@ impl PropertiesApi {
         if let Some(c) = changed_since.0 {
             query.push(("changed_since".to_string(), c));
         }
-        let link = paging::next_link(
-            &format!("/targets/{}/properties", id.0),
-            &query,
-            limit,
-            items.len(),
-            items.last().map(|p| p.external_id.clone()),
-        );
-        Ok(ListResponse::Ok(
-            Json(items.into_iter().map(Into::into).collect()),
-            total,
-            link,
-        ))
+        let path = format!("/targets/{}/properties", id.0);
+        Ok(paging::respond(items, total, &path, &query, limit, |p| {
+            p.external_id.clone()
+        }))
     }
 
     /// Get one record of a target

@@ -3,7 +3,7 @@ use super::paging::{self, ListResponse};
 use crate::entity::runs as run_entity;
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
-use crate::http::problem::{ApiResult, bad_request};
+use crate::http::problem::ApiResult;
 use crate::ids::RunId;
 use crate::service::{runs, snapshots};
 use chrono::{DateTime, Utc};
@@ -86,27 +86,12 @@ impl RunsApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<ListResponse<RunDto>> {
         let limit = paging::limit(limit.0)?;
-        let before = cursor
-            .0
-            .map(|c| {
-                c.parse::<RunId>()
-                    .map_err(|_| bad_request("cursor must be the value from the Link header"))
-            })
-            .transpose()?;
+        let before = paging::id_cursor::<RunId>(cursor.0)?;
         let total = runs::count(&self.0.db, auth.0.tenant).await?;
         let items = runs::list(&self.0.db, auth.0.tenant, limit, before).await?;
-        let link = paging::next_link(
-            "/runs",
-            &[],
-            limit,
-            items.len(),
-            items.last().map(|r| r.id.to_string()),
-        );
-        Ok(ListResponse::Ok(
-            Json(items.into_iter().map(Into::into).collect()),
-            total,
-            link,
-        ))
+        Ok(paging::respond(items, total, "/runs", &[], limit, |r| {
+            r.id.to_string()
+        }))
     }
 
     /// Get one run

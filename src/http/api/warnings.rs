@@ -4,7 +4,7 @@ use super::sync::FieldDto;
 use crate::entity::warnings as warning_entity;
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
-use crate::http::problem::{ApiResult, bad_request};
+use crate::http::problem::ApiResult;
 use crate::ids::WarningId;
 use crate::service::warnings::{self, Resolution, WarningFilter};
 use chrono::{DateTime, Utc};
@@ -98,13 +98,7 @@ impl WarningsApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<ListResponse<WarningDto>> {
         let limit = paging::limit(limit.0)?;
-        let before = cursor
-            .0
-            .map(|c| {
-                c.parse::<WarningId>()
-                    .map_err(|_| bad_request("cursor must be the value from the Link header"))
-            })
-            .transpose()?;
+        let before = paging::id_cursor::<WarningId>(cursor.0)?;
         let mut filter = WarningFilter {
             status: status.0.clone(),
             ..Default::default()
@@ -118,17 +112,13 @@ impl WarningsApi {
             .map(|s| ("status".to_string(), s))
             .into_iter()
             .collect();
-        let link = paging::next_link(
+        Ok(paging::respond(
+            items,
+            total,
             "/warnings",
             &query,
             limit,
-            items.len(),
-            items.last().map(|w| w.id.to_string()),
-        );
-        Ok(ListResponse::Ok(
-            Json(items.into_iter().map(Into::into).collect()),
-            total,
-            link,
+            |w| w.id.to_string(),
         ))
     }
 
