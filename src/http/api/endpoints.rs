@@ -79,7 +79,7 @@ impl poem_openapi::types::Example for CreateBody {
 
 /// A JSON merge patch of a source or target: fields present are replaced.
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct PatchBody {
     pub name: Option<String>,
     #[oai(rename = "type")]
@@ -236,3 +236,13 @@ endpoint_api!(
         "Delete a target"
     ]
 );
+
+impl poem_openapi::types::Example for PatchBody {
+    fn example() -> Self {
+        PatchBody {
+            name: None,
+            kind: None,
+            config: Some(serde_json::json!({"conflict_policy": "keep_target"})),
+        }
+    }
+}

@@ -76,14 +76,14 @@ impl From<keys::NewKey> for NewKeyDto {
 
 /// A label for a new key.
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct NewKeyBody {
     pub name: String,
 }
 
 /// A JSON merge patch of the current tenant.
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct TenantPatch {
     pub name: Option<String>,
     pub retention_days: Option<i32>,
@@ -91,7 +91,7 @@ pub struct TenantPatch {
 
 /// A new tenant.
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct NewTenantBody {
     pub name: String,
     /// Default 30.
@@ -250,5 +250,31 @@ impl TenantApi {
     #[oai(path = "/admin/tenants/:id", method = "get")]
     async fn get_tenant(&self, _admin: AdminKey, id: Path<i64>) -> ApiResult<Json<TenantDto>> {
         Ok(Json(tenants::get(&self.0.db, TenantId(id.0)).await?.into()))
+    }
+}
+
+impl poem_openapi::types::Example for NewKeyBody {
+    fn example() -> Self {
+        NewKeyBody {
+            name: "nightly job".into(),
+        }
+    }
+}
+
+impl poem_openapi::types::Example for TenantPatch {
+    fn example() -> Self {
+        TenantPatch {
+            name: None,
+            retention_days: Some(90),
+        }
+    }
+}
+
+impl poem_openapi::types::Example for NewTenantBody {
+    fn example() -> Self {
+        NewTenantBody {
+            name: "My Agency".into(),
+            retention_days: None,
+        }
     }
 }

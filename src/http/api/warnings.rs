@@ -66,7 +66,7 @@ pub enum ResolutionDto {
 
 /// How to resolve a warning.
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct ResolveBody {
     pub resolution: ResolutionDto,
 }
@@ -159,5 +159,13 @@ impl WarningsApi {
             changed: out.changed,
             warning: warning.into(),
         }))
+    }
+}
+
+impl poem_openapi::types::Example for ResolveBody {
+    fn example() -> Self {
+        ResolveBody {
+            resolution: ResolutionDto::KeepTarget,
+        }
     }
 }
