@@ -915,6 +915,11 @@ async fn history_manual_entry_keys_admin_and_cleanup(db: &DatabaseConnection) {
     assert!(secret.starts_with(new_key["key"]["prefix"].as_str().unwrap()));
     let keys = api.call("GET", "/keys", None).await.expect(200);
     assert_eq!(keys.as_array().unwrap().len(), 2);
+    let first_page = api.call("GET", "/keys?limit=1", None).await;
+    assert_eq!(first_page.total, Some(2));
+    let next = first_page.link.clone().expect("a next page");
+    assert!(next.starts_with("</keys?limit=1&cursor="), "{next}");
+    assert_eq!(first_page.expect(200).as_array().unwrap().len(), 1);
     assert!(
         keys.to_string().find(&secret).is_none(),
         "secrets are never listed"

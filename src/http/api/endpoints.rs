@@ -102,26 +102,6 @@ pub enum Deleted {
     Deleted,
 }
 
-/// Pages an id-ordered list held in memory (a tenant has few sources and targets).
-fn page(
-    all: Vec<EndpointDto>,
-    path: &str,
-    limit: Option<u64>,
-    after: Option<String>,
-) -> ApiResult<ListResponse<EndpointDto>> {
-    let limit = paging::limit(limit)?;
-    let after = paging::id_cursor::<i64>(after)?.unwrap_or(0);
-    let total = all.len() as u64;
-    let items: Vec<EndpointDto> = all
-        .into_iter()
-        .filter(|e| e.id > after)
-        .take(limit as usize)
-        .collect();
-    Ok(paging::respond(items, total, path, &[], limit, |e| {
-        e.id.to_string()
-    }))
-}
-
 macro_rules! endpoint_api {
     ($api:ident, $service:ident, $Id:ident, $tag:literal, $list:literal, $item:literal, $default_type:literal, [$list_doc:literal, $create_doc:literal, $get_doc:literal, $patch_doc:literal, $delete_doc:literal]) => {
         pub struct $api(pub AppState);
@@ -141,12 +121,7 @@ macro_rules! endpoint_api {
                 cursor: Query<Option<String>>,
             ) -> ApiResult<ListResponse<EndpointDto>> {
                 let all = $service::list(&self.0.db, auth.0.tenant).await?;
-                page(
-                    all.into_iter().map(Into::into).collect(),
-                    $list,
-                    limit.0,
-                    cursor.0,
-                )
+                paging::page_in_memory(all, |e| e.id, false, $list, limit.0, cursor.0)
             }
 
             #[doc = $create_doc]

@@ -26,6 +26,10 @@ pub enum ListResponse<T: ToJSON + ParseFromJSON + Send + Sync> {
 
 /// Checks `limit`.
 pub fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
+    limit_of(limit)
+}
+
+fn limit_of(limit: Option<u64>) -> Result<u64, ApiError> {
     match limit.unwrap_or(DEFAULT_LIMIT) {
         0 => Err(bad_request("limit must be at least 1")),
         n if n > MAX_LIMIT => Err(bad_request(format!(
@@ -46,7 +50,7 @@ pub fn id_cursor<T: std::str::FromStr>(cursor: Option<String>) -> Result<Option<
 }
 
 /// Percent-encodes a query parameter value.
-fn encode(value: &str) -> String {
+pub fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -73,6 +77,36 @@ where
 {
     let link = next_link(path, query, limit, items.len(), items.last().map(cursor_of));
     ListResponse::Ok(Json(items.into_iter().map(D::from).collect()), total, link)
+}
+
+/// Pages a short list held in memory (sources, keys, the history of one record), ordered by
+/// id (`newest_first`: descending); the cursor is the last id of the previous page.
+pub fn page_in_memory<M, D>(
+    all: Vec<M>,
+    id_of: impl Fn(&M) -> i64,
+    newest_first: bool,
+    path: &str,
+    limit: Option<u64>,
+    cursor: Option<String>,
+) -> Result<ListResponse<D>, ApiError>
+where
+    D: From<M> + ToJSON + ParseFromJSON + Send + Sync,
+{
+    let limit = limit_of(limit)?;
+    let cursor = id_cursor::<i64>(cursor)?;
+    let total = all.len() as u64;
+    let items: Vec<M> = all
+        .into_iter()
+        .filter(|m| match cursor {
+            None => true,
+            Some(c) if newest_first => id_of(m) < c,
+            Some(c) => id_of(m) > c,
+        })
+        .take(limit as usize)
+        .collect();
+    Ok(respond(items, total, path, &[], limit, |m| {
+        id_of(m).to_string()
+    }))
 }
 
 /// The `Link` header for the next page, if a full page was returned. `query` holds the other

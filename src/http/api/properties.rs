@@ -377,13 +377,22 @@ impl HistoryApi {
         auth: TenantKey,
         id: Path<i64>,
         external_id: Path<String>,
-    ) -> ApiResult<Json<Vec<SnapshotDto>>> {
+        /// Page size (default 100, max 1000).
+        limit: Query<Option<u64>>,
+        /// From the `Link` header of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<ListResponse<SnapshotDto>> {
         let p = properties::get_source(&self.0.db, auth.0.tenant, SourceId(id.0), &external_id.0)
             .await?;
         let all =
             snapshots::list_for_property(&self.0.db, auth.0.tenant, PropertyKind::Source, p.id)
                 .await?;
-        Ok(Json(all.into_iter().map(Into::into).collect()))
+        let path = format!(
+            "/sources/{}/properties/{}/snapshots",
+            id.0,
+            paging::encode(&external_id.0)
+        );
+        paging::page_in_memory(all, |s| s.id, true, &path, limit.0, cursor.0)
     }
 
     /// History of a target record
@@ -398,13 +407,22 @@ impl HistoryApi {
         auth: TenantKey,
         id: Path<i64>,
         external_id: Path<String>,
-    ) -> ApiResult<Json<Vec<SnapshotDto>>> {
+        /// Page size (default 100, max 1000).
+        limit: Query<Option<u64>>,
+        /// From the `Link` header of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<ListResponse<SnapshotDto>> {
         let p = properties::get_target(&self.0.db, auth.0.tenant, TargetId(id.0), &external_id.0)
             .await?;
         let all =
             snapshots::list_for_property(&self.0.db, auth.0.tenant, PropertyKind::Target, p.id)
                 .await?;
-        Ok(Json(all.into_iter().map(Into::into).collect()))
+        let path = format!(
+            "/targets/{}/properties/{}/snapshots",
+            id.0,
+            paging::encode(&external_id.0)
+        );
+        paging::page_in_memory(all, |s| s.id, true, &path, limit.0, cursor.0)
     }
 
     /// Restore a snapshot

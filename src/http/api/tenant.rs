@@ -1,5 +1,6 @@
 //! Tenant self-service (current tenant, API keys), admin tenant endpoints, and cleanup.
 use super::ApiTags;
+use super::paging::{self, ListResponse};
 use crate::entity::{api_keys, tenants as tenant_entity};
 use crate::http::AppState;
 use crate::http::auth::{AdminKey, TenantKey};
@@ -160,9 +161,16 @@ impl TenantApi {
     ///
     /// Names, prefixes and revocation times; secrets are never shown again.
     #[oai(path = "/keys", method = "get")]
-    async fn list_keys(&self, auth: TenantKey) -> ApiResult<Json<Vec<KeyDto>>> {
+    async fn list_keys(
+        &self,
+        auth: TenantKey,
+        /// Page size (default 100, max 1000).
+        limit: Query<Option<u64>>,
+        /// From the `Link` header of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<ListResponse<KeyDto>> {
         let all = keys::list(&self.0.db, auth.0.tenant).await?;
-        Ok(Json(all.into_iter().map(Into::into).collect()))
+        paging::page_in_memory(all, |k| k.id, false, "/keys", limit.0, cursor.0)
     }
 
     /// Create an API key
@@ -222,9 +230,16 @@ impl TenantApi {
     ///
     /// Needs the admin key printed by `sync-manager init`.
     #[oai(path = "/admin/tenants", method = "get")]
-    async fn list_tenants(&self, _admin: AdminKey) -> ApiResult<Json<Vec<TenantDto>>> {
+    async fn list_tenants(
+        &self,
+        _admin: AdminKey,
+        /// Page size (default 100, max 1000).
+        limit: Query<Option<u64>>,
+        /// From the `Link` header of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<ListResponse<TenantDto>> {
         let all = tenants::list(&self.0.db).await?;
-        Ok(Json(all.into_iter().map(Into::into).collect()))
+        paging::page_in_memory(all, |t| t.id, false, "/admin/tenants", limit.0, cursor.0)
     }
 
     /// Create a tenant (admin)
