@@ -77,6 +77,36 @@ def one_round(binary, url, base, changed):
     return results
 
 
+def http_bench(binary, work, base):
+    """Serves a database holding the listings, synced, and loads the list endpoint with wrk."""
+    import json, re
+    if not shutil.which("wrk"):
+        print("\n--http needs wrk (apt-get install wrk)")
+        return False
+    env = {**os.environ, "DATABASE_URL": f"sqlite://{os.path.join(work, 'http.db')}?mode=rwc"}
+    key = json.loads(run([binary, "create-tenant", "http", "--json"], env)[2])["api_key"]
+    for cmd in (["source", "create", "1", "portal"], ["target", "create", "1", "web"],
+                ["import", "1", "1", base], ["sync", "1", "1", "1"]):
+        run([binary, *cmd], env)
+    server = subprocess.Popen([binary, "serve", "--bind", "127.0.0.1:0"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = server.stdout.readline().split()[2]
+        target = f"{url}/targets/1/properties?limit=100"
+        out = subprocess.run(["wrk", "-t2", "-c32", "-d10s", "--latency", "-H", f"X-API-Key: {key}", target],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        server.terminate()
+        server.wait()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
+    ok = rps >= 5000 and p99_ms <= 50
+    print(f"\nGET /targets/1/properties?limit=100 (wrk -t2 -c32 -d10s): {rps:.0f} req/s, p99 {p99_ms:.1f} ms "
+          f"(goal >= 5000 req/s, p99 <= 50 ms): {'yes' if ok else 'NO'}")
+    return ok
+
+
 def pg_database(admin_url, name):
     base, _, _ = admin_url.rpartition("/")
     subprocess.run(["psql", admin_url, "-qc", f'DROP DATABASE IF EXISTS "{name}"'], check=True)
@@ -90,6 +120,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--postgres", help="admin URL of a PostgreSQL server, e.g. postgres://postgres@127.0.0.1/test")
     ap.add_argument("--big", action="store_true", help="also import 1,000,000 listings and report peak RSS")
+    ap.add_argument("--http", action="store_true",
+                    help="also load GET /targets/{id}/properties?limit=100 with wrk (apt-get install wrk)")
     a = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="sm-bench-")
@@ -132,6 +164,8 @@ def main():
                 ok = ratio <= 3.0
                 all_ok &= ok
                 print(f"{name:28} {secs:8.3f} {ratio:8.2f} {3.0:6.1f} {'yes' if ok else 'NO':>3} {rss:8.0f}")
+        if a.http:
+            all_ok &= http_bench(binary, work, base)
         if a.big:
             print("\ngenerating 1,000,000 listings…", flush=True)
             big = os.path.join(work, "big.json")

@@ -1,6 +1,7 @@
 //! Import: records into a source. Streams the input (a JSON array read element by element on a
 //! parser thread, pipelined with the database writer), compares hashes against the existing
 //! records read in one query, and writes in multi-row batches inside one transaction.
+use super::json_stream::{self, Flow, StreamError};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
 use super::sql::{CHUNK, Sql};
@@ -14,7 +15,6 @@ use crate::ids::{RunId, SourceId, TenantId};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Set,
 };
-use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::Read;
@@ -152,31 +152,6 @@ impl ChunkSender {
     }
 }
 
-/// Visits a JSON array element by element, never holding more than one record in memory.
-struct ArrayVisitor<'a>(&'a mut ChunkSender);
-
-impl<'de> Visitor<'de> for ArrayVisitor<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON array of records")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(value) = seq.next_element::<Value>()? {
-            if !self.0.push(&value) {
-                return Err(serde::de::Error::custom("import cancelled"));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for ArrayVisitor<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
 /// Counts the bytes read, for progress.
 struct CountingReader<R> {
     inner: R,
@@ -209,27 +184,33 @@ fn produce(input: ImportInput, tx: mpsc::Sender<Message>, bytes: Arc<AtomicU64>)
         }
         ImportInput::Reader(reader) => {
             let reader = CountingReader {
-                inner: std::io::BufReader::with_capacity(1 << 18, reader),
+                inner: reader,
                 count: bytes,
             };
-            let mut de = serde_json::Deserializer::from_reader(reader);
-            let result = ArrayVisitor(&mut sender)
-                .deserialize(&mut de)
-                .and_then(|()| de.end());
-            match result {
+            let result = json_stream::for_each_element(reader, 1 << 18, |raw, at| {
+                let value: Value = serde_json::from_slice(raw).map_err(|e| {
+                    let text = e.to_string();
+                    let message = text.split(" at line ").next().unwrap_or(&text).to_string();
+                    StreamError::Syntax {
+                        message,
+                        at: at.offset(e.line(), e.column()),
+                    }
+                })?;
+                Ok(if sender.push(&value) {
+                    Flow::Continue
+                } else {
+                    Flow::Stop
+                })
+            });
+            let msg = match result {
                 Ok(()) => {
                     sender.flush();
+                    return;
                 }
-                Err(e) if e.to_string().starts_with("import cancelled") => {}
-                Err(e) => {
-                    let msg = if e.is_io() {
-                        format!("could not read the input: {e}")
-                    } else {
-                        format!("the input must be a JSON array of records: {e}")
-                    };
-                    let _ = tx.blocking_send(Message::Fatal(msg));
-                }
-            }
+                Err(StreamError::Io(e)) => format!("could not read the input: {e}"),
+                Err(e) => format!("the input must be a JSON array of records: {e}"),
+            };
+            let _ = tx.blocking_send(Message::Fatal(msg));
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod cleanup;
 pub mod endpoints;
 pub mod imports;
+pub mod json_stream;
 pub mod keys;
 pub mod properties;
 pub mod runs;

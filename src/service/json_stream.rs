@@ -1,0 +1,304 @@
+//! Streams the elements of a JSON array out of a reader as raw byte slices, without parsing
+//! them: a small scanner finds where each element ends, so each can be parsed with the fast
+//! `serde_json::from_slice` while the file is never held in memory whole.
+use std::io::Read;
+
+/// Where an element starts in the input (1-based, like serde_json's positions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Position {
+    /// Turns a position reported by a parser of the element into one in the whole input.
+    pub fn offset(self, line: usize, column: usize) -> Position {
+        if line <= 1 {
+            Position {
+                line: self.line,
+                column: self.column + column.saturating_sub(1),
+            }
+        } else {
+            Position {
+                line: self.line + line - 1,
+                column,
+            }
+        }
+    }
+}
+
+/// Why the input is not a JSON array (or could not be read).
+#[derive(Debug)]
+pub enum StreamError {
+    Io(std::io::Error),
+    Syntax { message: String, at: Position },
+}
+
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamError::Io(e) => write!(f, "{e}"),
+            StreamError::Syntax { message, at } => {
+                write!(f, "{message} at line {} column {}", at.line, at.column)
+            }
+        }
+    }
+}
+
+/// Whether the element callback wants more.
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+struct Scanner<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// Next byte to look at.
+    pos: usize,
+    eof: bool,
+    line: usize,
+    column: usize,
+    chunk: usize,
+}
+
+impl<R: Read> Scanner<R> {
+    fn here(&self) -> Position {
+        Position {
+            line: self.line,
+            column: self.column,
+        }
+    }
+
+    fn syntax(&self, message: &str) -> StreamError {
+        StreamError::Syntax {
+            message: message.to_string(),
+            at: self.here(),
+        }
+    }
+
+    /// Reads more input, keeping `buf[keep_from..]`; returns false at end of input.
+    fn fill(&mut self, keep_from: usize) -> Result<bool, StreamError> {
+        if self.eof {
+            return Ok(false);
+        }
+        if keep_from > 0 {
+            self.buf.drain(..keep_from);
+            self.pos -= keep_from;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + self.chunk, 0);
+        let n = loop {
+            match self.reader.read(&mut self.buf[len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(StreamError::Io(e)),
+            }
+        };
+        self.buf.truncate(len + n);
+        if n == 0 {
+            self.eof = true;
+        }
+        Ok(n > 0)
+    }
+
+    fn advance(&mut self, byte: u8) {
+        self.pos += 1;
+        if byte == b'\n' {
+            self.line += 1;
+            self.column = 1;
+        } else if byte & 0xC0 != 0x80 {
+            // Count characters, not UTF-8 continuation bytes.
+            self.column += 1;
+        }
+    }
+
+    /// The next byte that is not white space, without consuming it.
+    fn peek_token(&mut self) -> Result<Option<u8>, StreamError> {
+        loop {
+            while self.pos < self.buf.len() {
+                let b = self.buf[self.pos];
+                if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                    self.advance(b);
+                } else {
+                    return Ok(Some(b));
+                }
+            }
+            let keep = self.pos;
+            if !self.fill(keep)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Consumes one element and returns its byte range in `buf`.
+    fn element(&mut self) -> Result<(usize, usize), StreamError> {
+        let mut start = self.pos;
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        loop {
+            while self.pos < self.buf.len() {
+                let b = self.buf[self.pos];
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                        if depth == 0 {
+                            self.advance(b);
+                            return Ok((start, self.pos));
+                        }
+                    }
+                } else {
+                    match b {
+                        b'"' => in_string = true,
+                        b'{' | b'[' => depth += 1,
+                        // A scalar ends where the array goes on.
+                        b'}' | b']' | b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => {
+                            return Ok((start, self.pos));
+                        }
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.advance(b);
+                                return Ok((start, self.pos));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                self.advance(b);
+            }
+            // The element continues past the buffer: keep it, read more.
+            if !self.fill(start)? {
+                return Err(self.syntax("EOF while parsing a value"));
+            }
+            start = 0;
+        }
+    }
+}
+
+/// Calls `on_element(bytes, start)` for each element of the JSON array in `reader`.
+pub fn for_each_element(
+    reader: impl Read,
+    chunk: usize,
+    mut on_element: impl FnMut(&[u8], Position) -> Result<Flow, StreamError>,
+) -> Result<(), StreamError> {
+    let mut s = Scanner {
+        reader,
+        buf: Vec::with_capacity(chunk * 2),
+        pos: 0,
+        eof: false,
+        line: 1,
+        column: 1,
+        chunk,
+    };
+    if s.peek_token()? != Some(b'[') {
+        return Err(s.syntax("expected `[` (a JSON array of records)"));
+    }
+    s.advance(b'[');
+    if s.peek_token()? == Some(b']') {
+        s.advance(b']');
+    } else {
+        loop {
+            match s.peek_token()? {
+                None => return Err(s.syntax("EOF while parsing a list")),
+                Some(b']') | Some(b',') => return Err(s.syntax("expected a value")),
+                Some(_) => {}
+            }
+            let at = s.here();
+            let (from, to) = s.element()?;
+            if let Flow::Stop = on_element(&s.buf[from..to], at)? {
+                return Ok(());
+            }
+            match s.peek_token()? {
+                Some(b',') => {
+                    s.advance(b',');
+                }
+                Some(b']') => {
+                    s.advance(b']');
+                    break;
+                }
+                None => return Err(s.syntax("EOF while parsing a list")),
+                Some(_) => return Err(s.syntax("expected `,` or `]`")),
+            }
+        }
+    }
+    match s.peek_token()? {
+        None => Ok(()),
+        Some(_) => Err(s.syntax("trailing characters")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(input: &str, chunk: usize) -> Result<Vec<(String, Position)>, String> {
+        let mut out = Vec::new();
+        for_each_element(input.as_bytes(), chunk, |bytes, at| {
+            out.push((String::from_utf8(bytes.to_vec()).unwrap(), at));
+            Ok(Flow::Continue)
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    #[test]
+    fn splits_elements_at_any_buffer_size() {
+        let input = "[ {\"a\": [1, {\"b\": \"x]}\\\"\"}]},\n  \"s,\\\\\", 12.5e3 ,true,null,[],{} ,\"é\"]  \n";
+        let expected = vec![
+            "{\"a\": [1, {\"b\": \"x]}\\\"\"}]}",
+            "\"s,\\\\\"",
+            "12.5e3",
+            "true",
+            "null",
+            "[]",
+            "{}",
+            "\"é\"",
+        ];
+        for chunk in [1, 2, 3, 7, 64, 1 << 16] {
+            let got: Vec<String> = split(input, chunk)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.0)
+                .collect();
+            assert_eq!(got, expected, "chunk {chunk}");
+        }
+        let positions = split(input, 4).unwrap();
+        assert_eq!(positions[0].1, Position { line: 1, column: 3 });
+        assert_eq!(positions[1].1, Position { line: 2, column: 3 });
+    }
+
+    #[test]
+    fn empty_array_and_errors() {
+        assert!(split(" [ ] ", 1).unwrap().is_empty());
+        let cases = [
+            ("", "expected `[`"),
+            (
+                "{\"id\": 1}",
+                "expected `[` (a JSON array of records) at line 1 column 1",
+            ),
+            ("[{\"id\": 1}", "EOF while parsing a list"),
+            ("[{\"id\": 1}, {\"id\": ", "EOF while parsing a value"),
+            ("[{\"id\": 1}] x", "trailing characters at line 1 column 13"),
+            ("[1,,2]", "expected a value"),
+            ("[1 2]", "expected `,` or `]`"),
+            ("[\n{\"id\": 1},\n{\"id\"", "at line 3"),
+        ];
+        for (input, needle) in cases {
+            for chunk in [1, 5, 1024] {
+                let err = split(input, chunk).unwrap_err();
+                assert!(err.contains(needle), "{input:?} chunk {chunk}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn positions_offset_into_the_whole_input() {
+        let at = Position { line: 3, column: 5 };
+        assert_eq!(at.offset(1, 4), Position { line: 3, column: 8 });
+        assert_eq!(at.offset(2, 4), Position { line: 4, column: 4 });
+    }
+}
