@@ -91,7 +91,7 @@ def http_bench(binary, work, base):
     server = subprocess.Popen([binary, "serve", "--bind", "127.0.0.1:0"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        url = server.stdout.readline().split()[2]
+        url = next(line for line in server.stdout if line.startswith("Serving on ")).split()[2]
         target = f"{url}/targets/1/properties?limit=100"
         out = subprocess.run(["wrk", "-t2", "-c32", "-d10s", "--latency", "-H", f"X-API-Key: {key}", target],
                              capture_output=True, text=True, check=True).stdout
