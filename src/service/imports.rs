@@ -392,23 +392,22 @@ impl Writer<'_> {
             let mut q = Sql::new(
                 self.backend,
                 "INSERT INTO source_properties (tenant_id, source_id, external_id, data, hash, \
-                 created_run_id, run_id, created_at, updated_at) VALUES ",
+                 created_run_id, run_id, created_at, updated_at) ",
             );
-            for (i, p) in rows.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.push("(")
+            if self.backend == DbBackend::Postgres {
+                // Three array parameters instead of nine per row.
+                let column = |f: &dyn Fn(&Pending) -> String| {
+                    let values = rows.iter().map(|p| sea_orm::Value::from(f(p))).collect();
+                    sea_orm::Value::Array(
+                        sea_orm::sea_query::ArrayType::String,
+                        Some(Box::new(values)),
+                    )
+                };
+                q.push("SELECT ")
                     .bind(self.tenant.0)
                     .push(", ")
                     .bind(self.source.0)
-                    .push(", ")
-                    .bind(p.record.external_id.as_str())
-                    .push(", ")
-                    .bind(p.record.text.as_str())
-                    .push(", ")
-                    .bind(hex::encode(p.record.hash))
-                    .push(", ")
+                    .push(", u.e, u.d, u.h, ")
                     .bind(self.run.0)
                     .push(", ")
                     .bind(self.run.0)
@@ -416,7 +415,39 @@ impl Writer<'_> {
                     .bind(at)
                     .push(", ")
                     .bind(at)
-                    .push(")");
+                    .push(" FROM UNNEST(")
+                    .bind(column(&|p| p.record.external_id.clone()))
+                    .push("::text[], ")
+                    .bind(column(&|p| p.record.text.clone()))
+                    .push("::text[], ")
+                    .bind(column(&|p| hex::encode(p.record.hash)))
+                    .push("::text[]) AS u(e, d, h)");
+            } else {
+                q.push("VALUES ");
+                for (i, p) in rows.iter().enumerate() {
+                    if i > 0 {
+                        q.push(", ");
+                    }
+                    q.push("(")
+                        .bind(self.tenant.0)
+                        .push(", ")
+                        .bind(self.source.0)
+                        .push(", ")
+                        .bind(p.record.external_id.as_str())
+                        .push(", ")
+                        .bind(p.record.text.as_str())
+                        .push(", ")
+                        .bind(hex::encode(p.record.hash))
+                        .push(", ")
+                        .bind(self.run.0)
+                        .push(", ")
+                        .bind(self.run.0)
+                        .push(", ")
+                        .bind(at)
+                        .push(", ")
+                        .bind(at)
+                        .push(")");
+                }
             }
             q.push(
                 " ON CONFLICT (source_id, external_id) DO UPDATE SET data = excluded.data, \
