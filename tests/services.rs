@@ -22,6 +22,7 @@ backend_tests!(
     strict_import_rejects_the_whole_batch,
     malformed_input_is_rejected_without_writing,
     duplicate_ids_last_one_wins,
+    byte_identical_reimports_are_unchanged_and_everything_else_is_not,
     full_import_deletes_missing_and_restores_returning,
     full_import_guard_refuses_mass_delete,
     dry_run_import_writes_nothing,
@@ -354,6 +355,114 @@ async fn duplicate_ids_last_one_wins(db: &DatabaseConnection) {
         .await
         .unwrap();
     assert_eq!(serde_json::from_str::<Value>(&p2.data).unwrap()["price"], 6);
+}
+
+/// Imports `text` as a stream (the path where byte-identical records are not parsed again).
+async fn import_bytes(
+    db: &DatabaseConnection,
+    f: &Fixture,
+    text: &str,
+    opts: ImportOptions,
+) -> ImportOutcome {
+    let reader = std::io::Cursor::new(text.as_bytes().to_vec());
+    imports::import(
+        db,
+        f.tenant,
+        f.source,
+        ImportInput::Reader(Box::new(reader)),
+        opts,
+        &Actor::cli(),
+        None,
+    )
+    .await
+    .unwrap()
+}
+
+async fn source_value(db: &DatabaseConnection, f: &Fixture, id: &str) -> Value {
+    let p = properties::get_source(db, f.tenant, f.source, id)
+        .await
+        .unwrap();
+    serde_json::from_str(&p.data).unwrap()
+}
+
+fn stats(out: &ImportOutcome) -> [u64; 5] {
+    let s = &out.stats;
+    [s.created, s.updated, s.unchanged, s.deleted, s.restored]
+}
+
+async fn byte_identical_reimports_are_unchanged_and_everything_else_is_not(
+    db: &DatabaseConnection,
+) {
+    use sea_orm::ConnectionTrait;
+    let f = fixture(db, json!({})).await;
+    let day1 = r#"[{"id":"A","v":1}, {"id":"B","v":1},
+        {"id":"C","v":1}]"#;
+    let opts = ImportOptions::default();
+    assert_eq!(
+        stats(&import_bytes(db, &f, day1, opts).await),
+        [3, 0, 0, 0, 0]
+    );
+    assert_eq!(
+        stats(&import_bytes(db, &f, day1, opts).await),
+        [0, 0, 3, 0, 0]
+    );
+    // Other spellings of the same records are unchanged too.
+    let spaced = r#"[ { "v": 1, "id": "A" }, {"id":"B","v":1}, {"id":"C","v":1.0} ]"#;
+    assert_eq!(
+        stats(&import_bytes(db, &f, spaced, opts).await),
+        [0, 1, 2, 0, 0]
+    );
+    assert_eq!(
+        stats(&import_bytes(db, &f, day1, opts).await),
+        [0, 1, 2, 0, 0]
+    );
+
+    // A record changed by another writer since: the same bytes are an update again.
+    let edited = sync_manager::domain::canonical::Canonical::of(&json!({"id": "A", "v": 9}));
+    let backend = db.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        "UPDATE source_properties SET data = $1, hash = $2 WHERE external_id = 'A'"
+    } else {
+        "UPDATE source_properties SET data = ?, hash = ? WHERE external_id = 'A'"
+    };
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend,
+        sql,
+        [edited.text.into(), edited.hash.into()],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        stats(&import_bytes(db, &f, day1, opts).await),
+        [0, 1, 2, 0, 0]
+    );
+    assert_eq!(source_value(db, &f, "A").await["v"], 1);
+
+    // Duplicates: a changed version, then the stored bytes again: the stored version stays.
+    let out = import_bytes(db, &f, r#"[{"id":"B","v":2},{"id":"B","v":1}]"#, opts).await;
+    assert_eq!(stats(&out), [0, 0, 1, 0, 0]);
+    assert_eq!(out.errors.len(), 1);
+    assert_eq!(source_value(db, &f, "B").await["v"], 1);
+    // The stored bytes, then a changed version: the change wins.
+    let out = import_bytes(db, &f, r#"[{"id":"C","v":1},{"id":"C","v":3}]"#, opts).await;
+    assert_eq!(stats(&out), [0, 1, 0, 0, 0]);
+    assert_eq!(source_value(db, &f, "C").await["v"], 3);
+
+    // Soft-deleted records come back as restored even when their bytes are known.
+    let full = ImportOptions {
+        mode: ImportMode::Full,
+        force: true,
+        ..Default::default()
+    };
+    let out = import_bytes(db, &f, r#"[{"id":"A","v":1}]"#, full).await;
+    assert_eq!(stats(&out), [0, 0, 1, 2, 0]);
+    let out = import_bytes(db, &f, day1, opts).await;
+    assert_eq!(stats(&out), [0, 0, 1, 0, 2]);
+    assert_eq!(source_value(db, &f, "C").await["v"], 1);
+    assert_eq!(
+        stats(&import_bytes(db, &f, day1, opts).await),
+        [0, 0, 3, 0, 0]
+    );
 }
 
 async fn full_import_deletes_missing_and_restores_returning(db: &DatabaseConnection) {

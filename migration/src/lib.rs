@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_initial;
 mod m20261121_000002_live_property_indexes;
+mod m20261122_000003_source_raw_hash;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261121_000002_live_property_indexes::Migration),
+            Box::new(m20261122_000003_source_raw_hash::Migration),
         ]
     }
 }

@@ -17,6 +17,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
+    /// Import bookkeeping (see the migration that adds it); not part of the record.
+    #[serde(skip)]
+    pub raw_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

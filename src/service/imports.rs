@@ -16,6 +16,7 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Set,
 };
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
@@ -83,6 +84,10 @@ pub struct ImportOutcome {
 
 /// How many parsed records travel between the parser and the writer at once.
 const PARSE_CHUNK: usize = 1000;
+/// Parsed chunks that may wait for the writer (while it reads the source's index).
+const PARSE_BACKLOG: usize = 32;
+/// Rows of the source read per index query.
+const INDEX_PAGE: usize = 50_000;
 /// Rows per multi-row upsert statement.
 const WRITE_ROWS: usize = 1000;
 
@@ -92,20 +97,54 @@ struct Parsed {
     external_id: String,
     text: String,
     hash: [u8; 32],
+    /// sha256 of the bytes the record was read from (none for records handed over parsed).
+    raw: Option<[u8; 32]>,
 }
 
 enum Item {
     Ok(Parsed),
+    /// Byte for byte a live record the source holds, so not parsed; its bytes are at `raw` in
+    /// the chunk's buffer, in case the writer needs them after all (a duplicate id).
+    Same {
+        index: u64,
+        external_id: String,
+        raw: std::ops::Range<usize>,
+    },
     Rejected(RecordError),
 }
 
+struct Chunk {
+    items: Vec<Item>,
+    /// The bytes of the chunk's `Same` records.
+    raw: Vec<u8>,
+}
+
 enum Message {
-    Chunk(Vec<Item>),
+    Chunk(Chunk),
     /// The input is not a JSON array of records (or could not be read).
     Fatal(String),
 }
 
-fn parse_record(index: u64, value: &Value) -> Item {
+/// Raw-bytes hash → external id of the source's live records whose stored `raw_hash` is still
+/// valid: a record read with these exact bytes again is unchanged and needs no parsing.
+type KnownRaw = HashMap<[u8; 32], String, foldhash::fast::RandomState>;
+
+/// The `raw_hash` column: the raw sha256 and the first 16 hex digits of the canonical hash.
+fn raw_hash_column(raw: &[u8; 32], hash: &[u8; 32]) -> String {
+    let mut text = hex::encode(raw);
+    text.push_str(&hex::encode(&hash[..8]));
+    text
+}
+
+/// `raw_hash` for the PostgreSQL array insert: empty for none (turned into NULL there).
+fn raw_column(record: &Parsed) -> String {
+    record
+        .raw
+        .map(|raw| raw_hash_column(&raw, &record.hash))
+        .unwrap_or_default()
+}
+
+fn parse_record(index: u64, value: &Value, raw: Option<[u8; 32]>) -> Item {
     match extract_external_id(value) {
         Ok(external_id) => {
             let canonical = Canonical::of(value);
@@ -116,6 +155,7 @@ fn parse_record(index: u64, value: &Value) -> Item {
                 external_id,
                 text: canonical.text,
                 hash,
+                raw,
             })
         }
         Err(e) => Item::Rejected(RecordError {
@@ -129,27 +169,70 @@ fn parse_record(index: u64, value: &Value) -> Item {
 /// Sends parsed records in chunks; false once the receiver is gone.
 struct ChunkSender {
     tx: mpsc::Sender<Message>,
-    chunk: Vec<Item>,
+    chunk: Chunk,
     next_index: u64,
 }
 
 impl ChunkSender {
-    fn push(&mut self, value: &Value) -> bool {
-        self.chunk.push(parse_record(self.next_index, value));
+    fn new(tx: mpsc::Sender<Message>) -> Self {
+        ChunkSender {
+            tx,
+            chunk: Chunk {
+                items: Vec::with_capacity(PARSE_CHUNK),
+                raw: Vec::new(),
+            },
+            next_index: 0,
+        }
+    }
+
+    fn push(&mut self, item: Item) -> bool {
+        self.chunk.items.push(item);
         self.next_index += 1;
-        if self.chunk.len() >= PARSE_CHUNK {
+        if self.chunk.items.len() >= PARSE_CHUNK {
             return self.flush();
         }
         true
     }
 
+    fn push_value(&mut self, value: &Value, raw: Option<[u8; 32]>) -> bool {
+        self.push(parse_record(self.next_index, value, raw))
+    }
+
+    fn push_same(&mut self, external_id: &str, bytes: &[u8]) -> bool {
+        let from = self.chunk.raw.len();
+        self.chunk.raw.extend_from_slice(bytes);
+        self.push(Item::Same {
+            index: self.next_index,
+            external_id: external_id.to_string(),
+            raw: from..self.chunk.raw.len(),
+        })
+    }
+
     fn flush(&mut self) -> bool {
-        if self.chunk.is_empty() {
+        if self.chunk.items.is_empty() {
             return true;
         }
-        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(PARSE_CHUNK));
+        let chunk = std::mem::replace(
+            &mut self.chunk,
+            Chunk {
+                items: Vec::with_capacity(PARSE_CHUNK),
+                raw: Vec::new(),
+            },
+        );
         self.tx.blocking_send(Message::Chunk(chunk)).is_ok()
     }
+}
+
+/// Parses one raw element; a syntax error is placed in the whole input.
+fn parse_raw(raw: &[u8], at: json_stream::Position) -> Result<Value, StreamError> {
+    serde_json::from_slice(raw).map_err(|e| {
+        let text = e.to_string();
+        let message = text.split(" at line ").next().unwrap_or(&text).to_string();
+        StreamError::Syntax {
+            message,
+            at: at.offset(e.line(), e.column()),
+        }
+    })
 }
 
 /// Counts the bytes read, for progress.
@@ -167,16 +250,21 @@ impl<R: Read> Read for CountingReader<R> {
 }
 
 /// Runs on its own thread: parses, canonicalises and hashes, sending chunks to the writer.
-fn produce(input: ImportInput, tx: mpsc::Sender<Message>, bytes: Arc<AtomicU64>) {
-    let mut sender = ChunkSender {
-        tx: tx.clone(),
-        chunk: Vec::with_capacity(PARSE_CHUNK),
-        next_index: 0,
-    };
+/// Once the writer has read the source's index and sent over the raw hashes it `known`,
+/// records byte-identical to a live one are passed on unparsed; until then every record is
+/// parsed (work the otherwise idle core does while the index loads).
+fn produce(
+    input: ImportInput,
+    known: std::sync::mpsc::Receiver<KnownRaw>,
+    tx: mpsc::Sender<Message>,
+    bytes: Arc<AtomicU64>,
+) {
+    let mut known_now: Option<KnownRaw> = None;
+    let mut sender = ChunkSender::new(tx.clone());
     match input {
         ImportInput::Records(records) => {
             for value in &records {
-                if !sender.push(value) {
+                if !sender.push_value(value, None) {
                     return;
                 }
             }
@@ -188,19 +276,15 @@ fn produce(input: ImportInput, tx: mpsc::Sender<Message>, bytes: Arc<AtomicU64>)
                 count: bytes,
             };
             let result = json_stream::for_each_element(reader, 1 << 18, |raw, at| {
-                let value: Value = serde_json::from_slice(raw).map_err(|e| {
-                    let text = e.to_string();
-                    let message = text.split(" at line ").next().unwrap_or(&text).to_string();
-                    StreamError::Syntax {
-                        message,
-                        at: at.offset(e.line(), e.column()),
-                    }
-                })?;
-                Ok(if sender.push(&value) {
-                    Flow::Continue
-                } else {
-                    Flow::Stop
-                })
+                let raw_hash: [u8; 32] = Sha256::digest(raw).into();
+                if known_now.is_none() {
+                    known_now = known.try_recv().ok();
+                }
+                let more = match known_now.as_ref().and_then(|k| k.get(&raw_hash)) {
+                    Some(external_id) => sender.push_same(external_id, raw),
+                    None => sender.push_value(&parse_raw(raw, at)?, Some(raw_hash)),
+                };
+                Ok(if more { Flow::Continue } else { Flow::Stop })
             });
             let msg = match result {
                 Ok(()) => {
@@ -262,7 +346,7 @@ struct Writer<'a> {
     tenant: TenantId,
     source: SourceId,
     run: RunId,
-    index: HashMap<String, Entry>,
+    index: HashMap<String, Entry, foldhash::fast::RandomState>,
     batch: Vec<Option<Pending>>,
     stats: ImportStats,
     errors: Vec<RecordError>,
@@ -271,30 +355,177 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    async fn load_index(&mut self) -> AppResult<()> {
+    /// Reads the source's records (id, external id, hash, deleted, raw hash) a page of
+    /// `INDEX_PAGE` rows at a time, each page as one row of aggregated strings (per-row decoding
+    /// costs far more than the database's own work here); returns the raw-bytes hashes of the
+    /// live records that are still valid.
+    async fn load_index(&mut self) -> AppResult<KnownRaw> {
+        let mut known = KnownRaw::default();
+        let mut after = 0i64;
+        loop {
+            let pg = self.backend == DbBackend::Postgres;
+            let (agg, id_text, sep) = if pg {
+                ("string_agg", "id::text", "chr(30)")
+            } else {
+                ("group_concat", "id", "char(30)")
+            };
+            let mut q = Sql::new(
+                self.backend,
+                &format!(
+                    "SELECT count(*), max(id), {agg}({id_text}, ','), {agg}(external_id, {sep}), \
+                     {agg}(hash, ''), {agg}(CASE WHEN deleted_at IS NULL THEN '0' ELSE '1' END, ''), \
+                     {agg}(coalesce(raw_hash, ''), ',') FROM (SELECT id, external_id, hash, \
+                     deleted_at, raw_hash FROM source_properties WHERE +source_id = "
+                ),
+            );
+            q.bind(self.source.0)
+                .push(" AND id > ")
+                .bind(after)
+                // `+source_id` above: walking the primary key in order beats SQLite's choice of
+                // the source_id index plus a sort.
+                .push(&format!(" ORDER BY id LIMIT {INDEX_PAGE}) AS page"));
+            let Some(row) = q.fetch_one(self.tx).await? else {
+                break;
+            };
+            let n: i64 = row.try_get_by_index(0)?;
+            if n == 0 {
+                break;
+            }
+            let max_id: i64 = row.try_get_by_index(1)?;
+            let ids: String = row.try_get_by_index(2)?;
+            let external_ids: String = row.try_get_by_index(3)?;
+            let hashes: String = row.try_get_by_index(4)?;
+            let deleted: String = row.try_get_by_index(5)?;
+            let raws: String = row.try_get_by_index(6)?;
+            let n = n as usize;
+            let external_ids: Vec<&str> = external_ids.split('\u{1e}').collect();
+            if external_ids.len() != n || hashes.len() != 64 * n || deleted.len() != n {
+                // An id holding the separator (or a hash of another length): read row by row.
+                self.index.clear();
+                return self.load_index_rows().await;
+            }
+            self.index.reserve(n);
+            known.reserve(n);
+            let rows = ids
+                .split(',')
+                .zip(external_ids)
+                .zip(deleted.bytes())
+                .zip(raws.split(','))
+                .enumerate();
+            for (i, (((id, external_id), deleted), raw_hash)) in rows {
+                let id: i64 = id
+                    .parse()
+                    .map_err(|_| AppError::Conflict(format!("unexpected row id {id:?}")))?;
+                let hash_hex = &hashes[64 * i..64 * (i + 1)];
+                self.remember(
+                    id,
+                    external_id,
+                    hash_hex,
+                    deleted == b'1',
+                    raw_hash,
+                    &mut known,
+                );
+            }
+            if n < INDEX_PAGE {
+                break;
+            }
+            after = max_id;
+        }
+        Ok(known)
+    }
+
+    /// `load_index` one row at a time.
+    async fn load_index_rows(&mut self) -> AppResult<KnownRaw> {
         let mut q = Sql::new(
             self.backend,
-            "SELECT id, external_id, hash, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END \
-             FROM source_properties WHERE source_id = ",
+            "SELECT id, external_id, hash, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END, \
+             raw_hash FROM source_properties WHERE source_id = ",
         );
         q.bind(self.source.0);
         let rows = q.fetch_all(self.tx).await?;
         self.index.reserve(rows.len());
+        let mut known = KnownRaw::with_capacity_and_hasher(rows.len(), Default::default());
         for row in rows {
             let id: i64 = row.try_get_by_index(0)?;
             let external_id: String = row.try_get_by_index(1)?;
             let hash_hex: String = row.try_get_by_index(2)?;
             let deleted: i32 = row.try_get_by_index(3)?;
-            let mut hash = [0u8; 32];
-            // A hash that is not 64 hex digits never equals a computed one.
-            let _ = hex::decode_to_slice(&hash_hex, &mut hash);
-            self.index.insert(
-                external_id,
-                Entry {
-                    existing: Some((id, hash, deleted != 0)),
-                    seen: None,
-                },
+            let raw_hash: Option<String> = row.try_get_by_index(4)?;
+            let raw_hash = raw_hash.unwrap_or_default();
+            self.remember(
+                id,
+                &external_id,
+                &hash_hex,
+                deleted != 0,
+                &raw_hash,
+                &mut known,
             );
+        }
+        Ok(known)
+    }
+
+    fn remember(
+        &mut self,
+        id: i64,
+        external_id: &str,
+        hash_hex: &str,
+        deleted: bool,
+        raw_hash: &str,
+        known: &mut KnownRaw,
+    ) {
+        let mut hash = [0u8; 32];
+        // A hash that is not 64 hex digits never equals a computed one.
+        let _ = hex::decode_to_slice(hash_hex, &mut hash);
+        if !deleted
+            && raw_hash.len() == 80
+            && hash_hex.len() == 64
+            && raw_hash[64..] == hash_hex[..16]
+        {
+            let mut raw = [0u8; 32];
+            if hex::decode_to_slice(&raw_hash[..64], &mut raw).is_ok() {
+                known.insert(raw, external_id.to_string());
+            }
+        }
+        self.index.insert(
+            external_id.to_string(),
+            Entry {
+                existing: Some((id, hash, deleted)),
+                seen: None,
+            },
+        );
+    }
+
+    /// A record byte-identical to the live one stored for its id: unchanged, unless the id
+    /// came up before in this import, in which case it is parsed and taken like any other.
+    fn accept_same(&mut self, index: u64, external_id: String, raw: &[u8]) -> AppResult<()> {
+        let existing = self.index.get(&external_id).and_then(|entry| {
+            if entry.seen.is_none() {
+                entry.existing
+            } else {
+                None
+            }
+        });
+        match existing {
+            Some((_, hash, false)) => self.accept(Parsed {
+                index,
+                external_id,
+                text: String::new(),
+                hash,
+                raw: None,
+            }),
+            _ => {
+                let value: Value = serde_json::from_slice(raw)
+                    .map_err(|e| AppError::invalid("data", format!("record {index}: {e}")))?;
+                let raw_hash: [u8; 32] = Sha256::digest(raw).into();
+                match parse_record(index, &value, Some(raw_hash)) {
+                    Item::Ok(parsed) => self.accept(parsed),
+                    Item::Rejected(err) => {
+                        self.stats.rejected += 1;
+                        self.errors.push(err);
+                    }
+                    Item::Same { .. } => unreachable!("parse_record parses"),
+                }
+            }
         }
         Ok(())
     }
@@ -392,7 +623,7 @@ impl Writer<'_> {
             let mut q = Sql::new(
                 self.backend,
                 "INSERT INTO source_properties (tenant_id, source_id, external_id, data, hash, \
-                 created_run_id, run_id, created_at, updated_at) ",
+                 raw_hash, created_run_id, run_id, created_at, updated_at) ",
             );
             if self.backend == DbBackend::Postgres {
                 // Three array parameters instead of nine per row.
@@ -407,7 +638,7 @@ impl Writer<'_> {
                     .bind(self.tenant.0)
                     .push(", ")
                     .bind(self.source.0)
-                    .push(", u.e, u.d, u.h, ")
+                    .push(", u.e, u.d, u.h, NULLIF(u.r, ''), ")
                     .bind(self.run.0)
                     .push(", ")
                     .bind(self.run.0)
@@ -421,7 +652,9 @@ impl Writer<'_> {
                     .bind(column(&|p| p.record.text.clone()))
                     .push("::text[], ")
                     .bind(column(&|p| hex::encode(p.record.hash)))
-                    .push("::text[]) AS u(e, d, h)");
+                    .push("::text[], ")
+                    .bind(column(&|p| raw_column(&p.record)))
+                    .push("::text[]) AS u(e, d, h, r)");
             } else {
                 q.push("VALUES ");
                 for (i, p) in rows.iter().enumerate() {
@@ -439,6 +672,12 @@ impl Writer<'_> {
                         .push(", ")
                         .bind(hex::encode(p.record.hash))
                         .push(", ")
+                        .bind(
+                            p.record
+                                .raw
+                                .map(|raw| raw_hash_column(&raw, &p.record.hash)),
+                        )
+                        .push(", ")
                         .bind(self.run.0)
                         .push(", ")
                         .bind(self.run.0)
@@ -451,7 +690,7 @@ impl Writer<'_> {
             }
             q.push(
                 " ON CONFLICT (source_id, external_id) DO UPDATE SET data = excluded.data, \
-                 hash = excluded.hash, run_id = excluded.run_id, updated_at = excluded.updated_at, \
+                 hash = excluded.hash, raw_hash = excluded.raw_hash, run_id = excluded.run_id, updated_at = excluded.updated_at, \
                  deleted_at = NULL",
             );
             q.execute(self.tx).await?;
@@ -509,12 +748,13 @@ pub async fn import(
     let source = super::sources::get(db, tenant, source_id).await?;
     let settings = super::sources::settings(&source);
 
-    let (chan_tx, mut chan_rx) = mpsc::channel::<Message>(8);
+    let (chan_tx, mut chan_rx) = mpsc::channel::<Message>(PARSE_BACKLOG);
+    let (known_tx, known_rx) = std::sync::mpsc::sync_channel::<KnownRaw>(1);
     let bytes = Arc::new(AtomicU64::new(0));
     let producer_bytes = bytes.clone();
     let producer = std::thread::Builder::new()
         .name("import-parser".into())
-        .spawn(move || produce(input, chan_tx, producer_bytes))
+        .spawn(move || produce(input, known_rx, chan_tx, producer_bytes))
         .map_err(|e| AppError::Conflict(format!("could not start the parser thread: {e}")))?;
 
     let tx = crate::db::begin_write(db).await?;
@@ -526,22 +766,36 @@ pub async fn import(
         tenant,
         source: source_id,
         run: RunId(run.id),
-        index: HashMap::new(),
+        index: HashMap::default(),
         batch: Vec::new(),
         stats: ImportStats::default(),
         errors: Vec::new(),
         dry_run: opts.dry_run,
     };
-    writer.load_index().await?;
+    let started = std::time::Instant::now();
+    let known = writer.load_index().await?;
+    tracing::debug!(
+        rows = writer.index.len(),
+        unparsed_candidates = known.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "import: source index loaded"
+    );
+    // The parser may be done already (a small input); then nobody needs the hashes.
+    let _ = known_tx.send(known);
 
     let mut records = 0u64;
     while let Some(message) = chan_rx.recv().await {
         match message {
-            Message::Chunk(items) => {
+            Message::Chunk(Chunk { items, raw }) => {
                 records += items.len() as u64;
                 for item in items {
                     match item {
                         Item::Ok(parsed) => writer.accept(parsed),
+                        Item::Same {
+                            index,
+                            external_id,
+                            raw: range,
+                        } => writer.accept_same(index, external_id, &raw[range])?,
                         Item::Rejected(err) => {
                             writer.stats.rejected += 1;
                             writer.errors.push(err);
@@ -564,6 +818,11 @@ pub async fn import(
         }
     }
     let _ = producer.join();
+    tracing::debug!(
+        records,
+        ms = started.elapsed().as_millis() as u64,
+        "import: input read and written"
+    );
 
     if opts.strict && writer.stats.rejected > 0 {
         let errors = writer
@@ -648,6 +907,10 @@ pub async fn import(
     });
     let run = runs::finish(&tx, run, &stats, Some(detail)).await?;
     tx.commit().await?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "import: committed"
+    );
     Ok(ImportOutcome {
         run_id: Some(RunId(run.id)),
         stats,

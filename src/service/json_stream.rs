@@ -57,20 +57,39 @@ struct Scanner<R> {
     /// Next byte to look at.
     pos: usize,
     eof: bool,
+    /// Line and column of `buf[anchor]`; positions are worked out lazily, only when asked for.
     line: usize,
     column: usize,
+    anchor: usize,
     chunk: usize,
 }
 
 impl<R: Read> Scanner<R> {
-    fn here(&self) -> Position {
+    /// Moves the anchor to `to`, counting the lines and characters in between.
+    fn sync(&mut self, to: usize) {
+        let span = &self.buf[self.anchor..to];
+        let rest = match memchr::memrchr(b'\n', span) {
+            Some(last) => {
+                self.line += memchr::memchr_iter(b'\n', span).count();
+                self.column = 1;
+                &span[last + 1..]
+            }
+            None => span,
+        };
+        // Count characters, not UTF-8 continuation bytes.
+        self.column += rest.iter().filter(|&&b| b & 0xC0 != 0x80).count();
+        self.anchor = to;
+    }
+
+    fn here(&mut self) -> Position {
+        self.sync(self.pos);
         Position {
             line: self.line,
             column: self.column,
         }
     }
 
-    fn syntax(&self, message: &str) -> StreamError {
+    fn syntax(&mut self, message: &str) -> StreamError {
         StreamError::Syntax {
             message: message.to_string(),
             at: self.here(),
@@ -83,8 +102,10 @@ impl<R: Read> Scanner<R> {
             return Ok(false);
         }
         if keep_from > 0 {
+            self.sync(keep_from);
             self.buf.drain(..keep_from);
             self.pos -= keep_from;
+            self.anchor -= keep_from;
         }
         let len = self.buf.len();
         self.buf.resize(len + self.chunk, 0);
@@ -102,24 +123,13 @@ impl<R: Read> Scanner<R> {
         Ok(n > 0)
     }
 
-    fn advance(&mut self, byte: u8) {
-        self.pos += 1;
-        if byte == b'\n' {
-            self.line += 1;
-            self.column = 1;
-        } else if byte & 0xC0 != 0x80 {
-            // Count characters, not UTF-8 continuation bytes.
-            self.column += 1;
-        }
-    }
-
     /// The next byte that is not white space, without consuming it.
     fn peek_token(&mut self) -> Result<Option<u8>, StreamError> {
         loop {
             while self.pos < self.buf.len() {
                 let b = self.buf[self.pos];
                 if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-                    self.advance(b);
+                    self.pos += 1;
                 } else {
                     return Ok(Some(b));
                 }
@@ -134,41 +144,51 @@ impl<R: Read> Scanner<R> {
     /// Consumes one element and returns its byte range in `buf`.
     fn element(&mut self) -> Result<(usize, usize), StreamError> {
         let mut start = self.pos;
-        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        let (mut depth, mut in_string) = (0usize, false);
         loop {
             while self.pos < self.buf.len() {
-                let b = self.buf[self.pos];
                 if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                        if depth == 0 {
-                            self.advance(b);
-                            return Ok((start, self.pos));
-                        }
-                    }
-                } else {
-                    match b {
-                        b'"' => in_string = true,
-                        b'{' | b'[' => depth += 1,
-                        // A scalar ends where the array goes on.
-                        b'}' | b']' | b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => {
-                            return Ok((start, self.pos));
-                        }
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.advance(b);
-                                return Ok((start, self.pos));
+                    // Jump to the next quote or backslash.
+                    match memchr::memchr2(b'"', b'\\', &self.buf[self.pos..]) {
+                        None => self.pos = self.buf.len(),
+                        Some(i) => {
+                            let at = self.pos + i;
+                            if self.buf[at] == b'\\' {
+                                if at + 1 >= self.buf.len() {
+                                    // The escaped byte is not read yet.
+                                    self.pos = at;
+                                    break;
+                                }
+                                self.pos = at + 2;
+                            } else {
+                                self.pos = at + 1;
+                                in_string = false;
+                                if depth == 0 {
+                                    return Ok((start, self.pos));
+                                }
                             }
                         }
-                        _ => {}
                     }
+                    continue;
                 }
-                self.advance(b);
+                let b = self.buf[self.pos];
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    // A scalar ends where the array goes on.
+                    b'}' | b']' | b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => {
+                        return Ok((start, self.pos));
+                    }
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            self.pos += 1;
+                            return Ok((start, self.pos));
+                        }
+                    }
+                    _ => {}
+                }
+                self.pos += 1;
             }
             // The element continues past the buffer: keep it, read more.
             if !self.fill(start)? {
@@ -192,14 +212,15 @@ pub fn for_each_element(
         eof: false,
         line: 1,
         column: 1,
+        anchor: 0,
         chunk,
     };
     if s.peek_token()? != Some(b'[') {
         return Err(s.syntax("expected `[` (a JSON array of records)"));
     }
-    s.advance(b'[');
+    s.pos += 1;
     if s.peek_token()? == Some(b']') {
-        s.advance(b']');
+        s.pos += 1;
     } else {
         loop {
             match s.peek_token()? {
@@ -214,10 +235,10 @@ pub fn for_each_element(
             }
             match s.peek_token()? {
                 Some(b',') => {
-                    s.advance(b',');
+                    s.pos += 1;
                 }
                 Some(b']') => {
-                    s.advance(b']');
+                    s.pos += 1;
                     break;
                 }
                 None => return Err(s.syntax("EOF while parsing a list")),
