@@ -26,7 +26,9 @@ GOALS = {  # operation -> max ratio to the floor
 
 
 def run(cmd, env=None, check=True):
-    """Runs a command; returns (seconds, peak RSS in MB, stdout)."""
+    """Runs a command; returns (seconds, peak RSS in MB, stdout). Flushes the OS write-back
+    first, so one command's disk writes are not billed to the next one."""
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out = proc.stdout.read()

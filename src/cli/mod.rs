@@ -57,14 +57,33 @@ pub const STDIN_ARG: &str = "\u{1}stdin";
 /// What every command gets: where the database is.
 pub struct Ctx {
     pub database_url: DatabaseUrl,
+    /// Connections handed out, closed when the command is done.
+    opened: std::sync::Mutex<Vec<DatabaseConnection>>,
 }
 
 impl Ctx {
     /// Connects and applies pending migrations.
     pub async fn db(&self) -> anyhow::Result<DatabaseConnection> {
-        crate::db::open(&self.database_url)
+        let db = crate::db::open(&self.database_url)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", self.database_url))
+            .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", self.database_url))?;
+        self.opened
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(db.clone());
+        Ok(db)
+    }
+
+    /// Closes what `db` opened. A SQLite connection that is closed (not just dropped) folds
+    /// its write-ahead log into the database file, so each command pays for its own writes
+    /// and the next one does not start with a checkpoint.
+    async fn close(self) {
+        let opened = std::mem::take(&mut *self.opened.lock().unwrap_or_else(|e| e.into_inner()));
+        for db in opened {
+            if let Err(e) = db.close().await {
+                tracing::warn!("closing the database: {e}");
+            }
+        }
     }
 }
 
@@ -72,8 +91,11 @@ impl Ctx {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let database_url =
         resolve_database_url(cli.database_url.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
-    let ctx = Ctx { database_url };
-    match cli.command {
+    let ctx = Ctx {
+        database_url,
+        opened: Default::default(),
+    };
+    let result = match cli.command {
         Command::Init(a) => init::run(a, &ctx).await,
         Command::CreateTenant(a) => tenant::create(a, &ctx).await,
         Command::Tenants(a) => tenant::list(a, &ctx).await,
@@ -88,7 +110,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Warning(a) => warning::run(a, &ctx).await,
         Command::Cleanup(a) => cleanup::run(a, &ctx).await,
         Command::Serve(a) => serve::run(a, &ctx).await,
-    }
+    };
+    ctx.close().await;
+    result
 }
 
 /// Prints `value` as pretty JSON (for `--json`).

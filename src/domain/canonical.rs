@@ -51,6 +51,19 @@ pub fn canonical_string(value: &Value) -> String {
     String::from_utf8(out).expect("canonical JSON is UTF-8")
 }
 
+/// The canonical JSON text of `value` and the sha256 of it, as bytes; `capacity` is a hint
+/// of the text's length (the length of the record's source text, say).
+pub fn canonical_and_hash(value: &Value, capacity: usize) -> (String, [u8; 32]) {
+    let mut out = Vec::with_capacity(capacity.max(64));
+    write_canonical(value, &mut out);
+    let hash = Sha256::digest(&out).into();
+    // Only valid UTF-8 is ever written.
+    (
+        String::from_utf8(out).expect("canonical JSON is UTF-8"),
+        hash,
+    )
+}
+
 /// Lowercase hex sha256 of some bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -4,9 +4,9 @@
 use super::json_stream::{self, Flow, StreamError};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
-use super::sql::{CHUNK, Sql};
+use super::sql::{self, AggPage, CHUNK, PAGE_ROWS, Sep, Sql};
 use super::{Actor, now};
-use crate::domain::canonical::Canonical;
+use crate::domain::canonical::canonical_and_hash;
 use crate::domain::identity::extract_external_id;
 use crate::domain::stats::{ImportStats, RecordError};
 use crate::entity::warnings;
@@ -84,10 +84,20 @@ pub struct ImportOutcome {
 
 /// How many parsed records travel between the parser and the writer at once.
 const PARSE_CHUNK: usize = 1000;
+/// The columns `load_index` reads.
+const INDEX_COLUMNS: [(&str, Sep); 5] = [
+    ("id", Sep::Comma),
+    ("external_id", Sep::Record),
+    ("hash", Sep::Comma),
+    (
+        "CASE WHEN deleted_at IS NULL THEN '0' ELSE '1' END",
+        Sep::Nothing,
+    ),
+    ("raw_hash", Sep::Comma),
+];
+
 /// Parsed chunks that may wait for the writer (while it reads the source's index).
-const PARSE_BACKLOG: usize = 32;
-/// Rows of the source read per index query.
-const INDEX_PAGE: usize = 50_000;
+const PARSE_BACKLOG: usize = 8;
 /// Rows per multi-row upsert statement.
 const WRITE_ROWS: usize = 1000;
 
@@ -144,16 +154,15 @@ fn raw_column(record: &Parsed) -> String {
         .unwrap_or_default()
 }
 
-fn parse_record(index: u64, value: &Value, raw: Option<[u8; 32]>) -> Item {
+/// `len_hint`: about how long the record's canonical text will be.
+fn parse_record(index: u64, value: &Value, raw: Option<[u8; 32]>, len_hint: usize) -> Item {
     match extract_external_id(value) {
         Ok(external_id) => {
-            let canonical = Canonical::of(value);
-            let mut hash = [0u8; 32];
-            hex::decode_to_slice(&canonical.hash, &mut hash).expect("own hex");
+            let (text, hash) = canonical_and_hash(value, len_hint);
             Item::Ok(Parsed {
                 index,
                 external_id,
-                text: canonical.text,
+                text,
                 hash,
                 raw,
             })
@@ -194,8 +203,8 @@ impl ChunkSender {
         true
     }
 
-    fn push_value(&mut self, value: &Value, raw: Option<[u8; 32]>) -> bool {
-        self.push(parse_record(self.next_index, value, raw))
+    fn push_value(&mut self, value: &Value, raw: Option<[u8; 32]>, len_hint: usize) -> bool {
+        self.push(parse_record(self.next_index, value, raw, len_hint))
     }
 
     fn push_same(&mut self, external_id: &str, bytes: &[u8]) -> bool {
@@ -249,22 +258,60 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// Elements read (and raw-hashed) before the writer has read the source's index.
+#[derive(Default)]
+struct Held {
+    bytes: Vec<u8>,
+    elements: Vec<(std::ops::Range<usize>, [u8; 32], json_stream::Position)>,
+}
+
+/// How much input may be held while the source's index loads.
+const HOLD_BYTES: usize = 64 << 20;
+
+/// Passes one element on: unparsed if `known` has its raw hash, else parsed.
+fn pass_on(
+    sender: &mut ChunkSender,
+    known: Option<&KnownRaw>,
+    raw: &[u8],
+    raw_hash: [u8; 32],
+    at: json_stream::Position,
+) -> Result<bool, StreamError> {
+    Ok(match known.and_then(|k| k.get(&raw_hash)) {
+        Some(external_id) => sender.push_same(external_id, raw),
+        None => sender.push_value(&parse_raw(raw, at)?, Some(raw_hash), raw.len()),
+    })
+}
+
+/// Passes on everything held; false once the receiver is gone.
+fn release(
+    held: &mut Held,
+    sender: &mut ChunkSender,
+    known: Option<&KnownRaw>,
+) -> Result<bool, StreamError> {
+    let Held { bytes, elements } = std::mem::take(held);
+    for (range, raw_hash, at) in elements {
+        if !pass_on(sender, known, &bytes[range], raw_hash, at)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Runs on its own thread: parses, canonicalises and hashes, sending chunks to the writer.
-/// Once the writer has read the source's index and sent over the raw hashes it `known`,
-/// records byte-identical to a live one are passed on unparsed; until then every record is
-/// parsed (work the otherwise idle core does while the index loads).
+/// Until the writer has read the source's index and sent over the raw hashes it `known`,
+/// elements are only scanned and raw-hashed, and held (up to `HOLD_BYTES`); after that,
+/// records byte-identical to a live one are passed on unparsed.
 fn produce(
     input: ImportInput,
     known: std::sync::mpsc::Receiver<KnownRaw>,
     tx: mpsc::Sender<Message>,
     bytes: Arc<AtomicU64>,
 ) {
-    let mut known_now: Option<KnownRaw> = None;
     let mut sender = ChunkSender::new(tx.clone());
     match input {
         ImportInput::Records(records) => {
             for value in &records {
-                if !sender.push_value(value, None) {
+                if !sender.push_value(value, None, 512) {
                     return;
                 }
             }
@@ -275,17 +322,47 @@ fn produce(
                 inner: reader,
                 count: bytes,
             };
+            let mut known_now: Option<KnownRaw> = None;
+            let mut waiting = true;
+            let mut held = Held::default();
             let result = json_stream::for_each_element(reader, 1 << 18, |raw, at| {
                 let raw_hash: [u8; 32] = Sha256::digest(raw).into();
-                if known_now.is_none() {
-                    known_now = known.try_recv().ok();
+                if waiting {
+                    match known.try_recv() {
+                        Ok(k) => known_now = Some(k),
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {
+                            let from = held.bytes.len();
+                            held.bytes.extend_from_slice(raw);
+                            held.elements.push((from..held.bytes.len(), raw_hash, at));
+                            if held.bytes.len() < HOLD_BYTES {
+                                return Ok(Flow::Continue);
+                            }
+                            known_now = known.recv().ok();
+                        }
+                        // The writer is gone.
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => return Ok(Flow::Stop),
+                    }
+                    waiting = false;
+                    if !release(&mut held, &mut sender, known_now.as_ref())? {
+                        return Ok(Flow::Stop);
+                    }
                 }
-                let more = match known_now.as_ref().and_then(|k| k.get(&raw_hash)) {
-                    Some(external_id) => sender.push_same(external_id, raw),
-                    None => sender.push_value(&parse_raw(raw, at)?, Some(raw_hash)),
-                };
+                let more = pass_on(&mut sender, known_now.as_ref(), raw, raw_hash, at)?;
                 Ok(if more { Flow::Continue } else { Flow::Stop })
             });
+            let result = match result {
+                Ok(()) if waiting => {
+                    known_now = known.recv().ok();
+                    release(&mut held, &mut sender, known_now.as_ref()).map(|_| ())
+                }
+                // An element held unparsed may hold the first error of the input.
+                Err(e) => Err(held
+                    .elements
+                    .iter()
+                    .find_map(|(range, _, at)| parse_raw(&held.bytes[range.clone()], *at).err())
+                    .unwrap_or(e)),
+                ok => ok,
+            };
             let msg = match result {
                 Ok(()) => {
                     sender.flush();
@@ -355,83 +432,72 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// Reads the source's records (id, external id, hash, deleted, raw hash) a page of
-    /// `INDEX_PAGE` rows at a time, each page as one row of aggregated strings (per-row decoding
-    /// costs far more than the database's own work here); returns the raw-bytes hashes of the
-    /// live records that are still valid.
+    /// Reads the source's records (id, external id, hash, deleted, raw hash) as aggregated
+    /// pages, each fetched while the one before is taken in; returns the raw-bytes hashes of
+    /// the live records that are still valid.
     async fn load_index(&mut self) -> AppResult<KnownRaw> {
+        let (tx, backend, source) = (self.tx, self.backend, self.source);
+        let fetch = async move |after: i64| {
+            let mut q = AggPage::select(backend, "id", &INDEX_COLUMNS);
+            // `+source_id`: walking the primary key in order beats SQLite's choice of the
+            // source_id index plus a sort.
+            q.push(
+                "SELECT id, external_id, hash, deleted_at, raw_hash FROM source_properties \
+                 WHERE +source_id = ",
+            )
+            .bind(source.0)
+            .push(" AND id > ")
+            .bind(after)
+            .push(&format!(" ORDER BY id LIMIT {PAGE_ROWS}) AS page"));
+            AggPage::fetch(q, tx, INDEX_COLUMNS.len()).await
+        };
         let mut known = KnownRaw::default();
-        let mut after = 0i64;
-        loop {
-            let pg = self.backend == DbBackend::Postgres;
-            let (agg, id_text, sep) = if pg {
-                ("string_agg", "id::text", "chr(30)")
-            } else {
-                ("group_concat", "id", "char(30)")
+        let mut page = fetch(0).await?;
+        while let Some(current) = page {
+            let next = async {
+                if current.rows < PAGE_ROWS {
+                    Ok(None)
+                } else {
+                    fetch(current.max_key).await
+                }
             };
-            let mut q = Sql::new(
-                self.backend,
-                &format!(
-                    "SELECT count(*), max(id), {agg}({id_text}, ','), {agg}(external_id, {sep}), \
-                     {agg}(hash, ''), {agg}(CASE WHEN deleted_at IS NULL THEN '0' ELSE '1' END, ''), \
-                     {agg}(coalesce(raw_hash, ''), ',') FROM (SELECT id, external_id, hash, \
-                     deleted_at, raw_hash FROM source_properties WHERE +source_id = "
-                ),
-            );
-            q.bind(self.source.0)
-                .push(" AND id > ")
-                .bind(after)
-                // `+source_id` above: walking the primary key in order beats SQLite's choice of
-                // the source_id index plus a sort.
-                .push(&format!(" ORDER BY id LIMIT {INDEX_PAGE}) AS page"));
-            let Some(row) = q.fetch_one(self.tx).await? else {
-                break;
-            };
-            let n: i64 = row.try_get_by_index(0)?;
-            if n == 0 {
-                break;
-            }
-            let max_id: i64 = row.try_get_by_index(1)?;
-            let ids: String = row.try_get_by_index(2)?;
-            let external_ids: String = row.try_get_by_index(3)?;
-            let hashes: String = row.try_get_by_index(4)?;
-            let deleted: String = row.try_get_by_index(5)?;
-            let raws: String = row.try_get_by_index(6)?;
-            let n = n as usize;
-            let external_ids: Vec<&str> = external_ids.split('\u{1e}').collect();
-            if external_ids.len() != n || hashes.len() != 64 * n || deleted.len() != n {
-                // An id holding the separator (or a hash of another length): read row by row.
+            let (next, taken) =
+                tokio::join!(next, async { self.remember_page(&current, &mut known) });
+            if !taken? {
+                // An id holding the separator: read row by row.
                 self.index.clear();
                 return self.load_index_rows().await;
             }
-            self.index.reserve(n);
-            known.reserve(n);
-            let rows = ids
-                .split(',')
-                .zip(external_ids)
-                .zip(deleted.bytes())
-                .zip(raws.split(','))
-                .enumerate();
-            for (i, (((id, external_id), deleted), raw_hash)) in rows {
-                let id: i64 = id
-                    .parse()
-                    .map_err(|_| AppError::Conflict(format!("unexpected row id {id:?}")))?;
-                let hash_hex = &hashes[64 * i..64 * (i + 1)];
-                self.remember(
-                    id,
-                    external_id,
-                    hash_hex,
-                    deleted == b'1',
-                    raw_hash,
-                    &mut known,
-                );
-            }
-            if n < INDEX_PAGE {
-                break;
-            }
-            after = max_id;
+            page = next?;
         }
         Ok(known)
+    }
+
+    /// Takes in one page of `load_index`; false if it does not split into rows.
+    fn remember_page(&mut self, page: &AggPage, known: &mut KnownRaw) -> AppResult<bool> {
+        let (Some(ids), Some(external_ids), Some(hashes), Some(deleted), Some(raws)) = (
+            page.column(0, Sep::Comma),
+            page.column(1, Sep::Record),
+            page.column(2, Sep::Comma),
+            page.column(3, Sep::Nothing),
+            page.column(4, Sep::Comma),
+        ) else {
+            return Ok(false);
+        };
+        self.index.reserve(page.rows);
+        known.reserve(page.rows);
+        for (i, id) in ids.into_iter().enumerate() {
+            let id = sql::int(id)?.unwrap_or_default();
+            self.remember(
+                id,
+                external_ids[i],
+                hashes[i],
+                deleted[i] == "1",
+                raws[i],
+                known,
+            );
+        }
+        Ok(true)
     }
 
     /// `load_index` one row at a time.
@@ -517,7 +583,7 @@ impl Writer<'_> {
                 let value: Value = serde_json::from_slice(raw)
                     .map_err(|e| AppError::invalid("data", format!("record {index}: {e}")))?;
                 let raw_hash: [u8; 32] = Sha256::digest(raw).into();
-                match parse_record(index, &value, Some(raw_hash)) {
+                match parse_record(index, &value, Some(raw_hash), raw.len()) {
                     Item::Ok(parsed) => self.accept(parsed),
                     Item::Rejected(err) => {
                         self.stats.rejected += 1;
@@ -619,79 +685,72 @@ impl Writer<'_> {
         )
         .await?;
         let at = now();
-        for rows in batch.chunks(WRITE_ROWS) {
+        let (tenant, source, run) = (self.tenant.0, self.source.0, self.run.0);
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(WRITE_ROWS));
+            let rows = std::mem::replace(&mut rest, tail);
+            // The ids are integers of ours, written inline; the record columns are bound.
             let mut q = Sql::new(
                 self.backend,
-                "INSERT INTO source_properties (tenant_id, source_id, external_id, data, hash, \
-                 raw_hash, created_run_id, run_id, created_at, updated_at) ",
+                &format!(
+                    "INSERT INTO source_properties (tenant_id, source_id, external_id, data, \
+                     hash, raw_hash, created_run_id, run_id, created_at, updated_at) \
+                     SELECT {tenant}, {source}, "
+                ),
             );
             if self.backend == DbBackend::Postgres {
-                // Three array parameters instead of nine per row.
-                let column = |f: &dyn Fn(&Pending) -> String| {
-                    let values = rows.iter().map(|p| sea_orm::Value::from(f(p))).collect();
-                    sea_orm::Value::Array(
-                        sea_orm::sea_query::ArrayType::String,
-                        Some(Box::new(values)),
-                    )
-                };
-                q.push("SELECT ")
-                    .bind(self.tenant.0)
-                    .push(", ")
-                    .bind(self.source.0)
-                    .push(", u.e, u.d, u.h, NULLIF(u.r, ''), ")
-                    .bind(self.run.0)
-                    .push(", ")
-                    .bind(self.run.0)
-                    .push(", ")
+                // Four array parameters instead of four per row.
+                let mut columns: [Vec<sea_orm::Value>; 4] = Default::default();
+                for p in rows {
+                    let r = p.record;
+                    columns[2].push(hex::encode(r.hash).into());
+                    columns[3].push(raw_column(&r).into());
+                    columns[0].push(r.external_id.into());
+                    columns[1].push(r.text.into());
+                }
+                q.push("u.e, u.d, u.h, NULLIF(u.r, ''), ");
+                q.push(&format!("{run}, {run}, "))
                     .bind(at)
                     .push(", ")
                     .bind(at)
-                    .push(" FROM UNNEST(")
-                    .bind(column(&|p| p.record.external_id.clone()))
-                    .push("::text[], ")
-                    .bind(column(&|p| p.record.text.clone()))
-                    .push("::text[], ")
-                    .bind(column(&|p| hex::encode(p.record.hash)))
-                    .push("::text[], ")
-                    .bind(column(&|p| raw_column(&p.record)))
-                    .push("::text[]) AS u(e, d, h, r)");
+                    .push(" FROM UNNEST(");
+                for (i, values) in columns.into_iter().enumerate() {
+                    q.push(if i == 0 { "" } else { ", " })
+                        .bind(sea_orm::Value::Array(
+                            sea_orm::sea_query::ArrayType::String,
+                            Some(Box::new(values)),
+                        ))
+                        .push("::text[]");
+                }
+                q.push(") AS u(e, d, h, r)");
             } else {
-                q.push("VALUES ");
-                for (i, p) in rows.iter().enumerate() {
-                    if i > 0 {
-                        q.push(", ");
-                    }
-                    q.push("(")
-                        .bind(self.tenant.0)
+                q.push("v.column1, v.column2, v.column3, v.column4, ")
+                    .push(&format!("{run}, {run}, "))
+                    .bind(at)
+                    .push(", ")
+                    .bind(at)
+                    .push(" FROM (VALUES ");
+                for (i, p) in rows.into_iter().enumerate() {
+                    let r = p.record;
+                    let raw = r.raw.map(|raw| raw_hash_column(&raw, &r.hash));
+                    q.push(if i == 0 { "(" } else { ", (" })
+                        .bind(r.external_id)
                         .push(", ")
-                        .bind(self.source.0)
+                        .bind(r.text)
                         .push(", ")
-                        .bind(p.record.external_id.as_str())
+                        .bind(hex::encode(r.hash))
                         .push(", ")
-                        .bind(p.record.text.as_str())
-                        .push(", ")
-                        .bind(hex::encode(p.record.hash))
-                        .push(", ")
-                        .bind(
-                            p.record
-                                .raw
-                                .map(|raw| raw_hash_column(&raw, &p.record.hash)),
-                        )
-                        .push(", ")
-                        .bind(self.run.0)
-                        .push(", ")
-                        .bind(self.run.0)
-                        .push(", ")
-                        .bind(at)
-                        .push(", ")
-                        .bind(at)
+                        .bind(raw)
                         .push(")");
                 }
+                // `WHERE true`: SQLite's reading of an upsert after a SELECT needs it.
+                q.push(") AS v WHERE true");
             }
             q.push(
                 " ON CONFLICT (source_id, external_id) DO UPDATE SET data = excluded.data, \
-                 hash = excluded.hash, raw_hash = excluded.raw_hash, run_id = excluded.run_id, updated_at = excluded.updated_at, \
-                 deleted_at = NULL",
+                 hash = excluded.hash, raw_hash = excluded.raw_hash, run_id = excluded.run_id, \
+                 updated_at = excluded.updated_at, deleted_at = NULL",
             );
             q.execute(self.tx).await?;
         }
@@ -906,6 +965,10 @@ pub async fn import(
         "errors_total": errors.len(),
     });
     let run = runs::finish(&tx, run, &stats, Some(detail)).await?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "import: run finished"
+    );
     tx.commit().await?;
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,

@@ -4,7 +4,7 @@
 //! changed are handled one by one (merge, keep, or overwrite with a warning).
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
-use super::sql::{CHUNK, Sql};
+use super::sql::{self, AggPage, CHUNK, PAGE_ROWS, Sep, Sql};
 use super::{Actor, now, parse_object};
 use crate::domain::canonical::Canonical;
 use crate::domain::kinds::{ConflictPolicy, DeletePolicy};
@@ -144,7 +144,14 @@ pub async fn sync(
     .await?;
     let run_id = RunId(run.id);
 
+    let started = std::time::Instant::now();
     let (candidates, in_sync) = load_candidates(&tx, source_id, target_id).await?;
+    tracing::debug!(
+        candidates = candidates.len(),
+        in_sync,
+        ms = started.elapsed().as_millis() as u64,
+        "sync: candidates loaded"
+    );
     let open = open_warning_keys(&tx, target_id).await?;
 
     let mut stats = SyncStats {
@@ -340,8 +347,10 @@ pub async fn sync(
         .await?;
         stored.push(to_warning(Some(model.id), d));
     }
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "sync: written");
     runs::finish(&tx, run, &stats, None).await?;
     tx.commit().await?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "sync: committed");
     Ok(SyncOutcome {
         run_id: Some(run_id),
         stats,
@@ -518,17 +527,120 @@ async fn resolve_clashes(
     Ok(())
 }
 
+/// Which pairs may need work: the target record is missing or deleted while the source one
+/// is live, the source one is deleted, or the target's synced hash differs from the source's.
+const CANDIDATE: &str = "CASE WHEN t.id IS NULL OR t.deleted_at IS NOT NULL THEN s.deleted_at IS NULL \
+     WHEN s.deleted_at IS NOT NULL THEN 1 = 1 ELSE COALESCE(t.synced_hash, '') <> s.hash END";
+
 /// The pairs that may need work, and how many live pairs are already in sync (the source did
 /// not change since the last sync). Deciding that in the database keeps a no-op sync from
-/// reading every record.
+/// reading every record; the candidates are read as aggregated pages.
 async fn load_candidates(
     conn: &impl ConnectionTrait,
     source: SourceId,
     target: TargetId,
 ) -> AppResult<(Vec<(SourceRow, Option<TargetRow>)>, u64)> {
+    const COLUMNS: [(&str, Sep); 9] = [
+        ("sid", Sep::Comma),
+        ("ext", Sep::Record),
+        ("sh", Sep::Comma),
+        ("sd", Sep::Nothing),
+        ("tid", Sep::Comma),
+        ("th", Sep::Comma),
+        ("tsh", Sep::Comma),
+        ("td", Sep::Nothing),
+        ("tsp", Sep::Comma),
+    ];
     let backend = conn.get_database_backend();
+    let mut out = Vec::new();
+    let mut after = 0i64;
+    loop {
+        let mut q = AggPage::select(backend, "sid", &COLUMNS);
+        // `+s.source_id`: walk the primary key in order rather than the index plus a sort.
+        q.push(
+            "SELECT s.id AS sid, s.external_id AS ext, s.hash AS sh, \
+             CASE WHEN s.deleted_at IS NULL THEN '0' ELSE '1' END AS sd, t.id AS tid, \
+             t.hash AS th, t.synced_hash AS tsh, \
+             CASE WHEN t.id IS NULL THEN '-' WHEN t.deleted_at IS NULL THEN '0' ELSE '1' END AS td, \
+             t.source_property_id AS tsp FROM source_properties AS s \
+             LEFT JOIN target_properties AS t ON t.target_id = ",
+        )
+        .bind(target.0)
+        .push(" AND t.external_id = s.external_id WHERE +s.source_id = ")
+        .bind(source.0)
+        .push(" AND s.id > ")
+        .bind(after)
+        .push(&format!(
+            " AND {CANDIDATE} ORDER BY s.id LIMIT {PAGE_ROWS}) AS page"
+        ));
+        let Some(page) = AggPage::fetch(q, conn, COLUMNS.len()).await? else {
+            break;
+        };
+        let columns: Option<Vec<Vec<&str>>> = COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, (_, sep))| page.column(i, *sep))
+            .collect();
+        let Some(c) = columns else {
+            // An external id holding the separator: read row by row.
+            out = load_candidate_rows(conn, source, target).await?;
+            break;
+        };
+        out.reserve(page.rows);
+        let mut columns: Vec<_> = c.into_iter().map(Vec::into_iter).collect();
+        for _ in 0..page.rows {
+            // Every column has one value per row (checked by `AggPage::column`).
+            let v: Vec<&str> = columns
+                .iter_mut()
+                .map(|c| c.next().unwrap_or_default())
+                .collect();
+            let source = SourceRow {
+                id: sql::int(v[0])?.unwrap_or_default(),
+                external_id: v[1].to_string(),
+                hash: v[2].to_string(),
+                deleted: v[3] == "1",
+            };
+            let target = match sql::int(v[4])? {
+                None => None,
+                Some(id) => Some(TargetRow {
+                    id,
+                    hash: v[5].to_string(),
+                    synced_hash: (!v[6].is_empty()).then(|| v[6].to_string()),
+                    deleted: v[7] == "1",
+                    source_property_id: sql::int(v[8])?,
+                }),
+            };
+            out.push((source, target));
+        }
+        if page.rows < PAGE_ROWS {
+            break;
+        }
+        after = page.max_key;
+    }
+    // Every live source record is either a candidate or in sync (a source record meets at
+    // most one target record), so counting the live ones (an index-only count) is enough.
     let mut q = Sql::new(
         backend,
+        "SELECT COUNT(*) FROM source_properties WHERE deleted_at IS NULL AND source_id = ",
+    );
+    q.bind(source.0);
+    let live = match q.fetch_one(conn).await? {
+        Some(row) => row.try_get_by_index::<i64>(0)? as u64,
+        None => 0,
+    };
+    let live_candidates = out.iter().filter(|(s, _)| !s.deleted).count() as u64;
+    let in_sync = live.saturating_sub(live_candidates);
+    Ok((out, in_sync))
+}
+
+/// The candidates of `load_candidates`, one result row each.
+async fn load_candidate_rows(
+    conn: &impl ConnectionTrait,
+    source: SourceId,
+    target: TargetId,
+) -> AppResult<Vec<(SourceRow, Option<TargetRow>)>> {
+    let mut q = Sql::new(
+        conn.get_database_backend(),
         "SELECT s.id, s.external_id, s.hash, CASE WHEN s.deleted_at IS NULL THEN 0 ELSE 1 END, \
          t.id, t.hash, t.synced_hash, CASE WHEN t.deleted_at IS NULL THEN 0 ELSE 1 END, \
          t.source_property_id FROM source_properties AS s LEFT JOIN target_properties AS t \
@@ -537,11 +649,7 @@ async fn load_candidates(
     q.bind(target.0)
         .push(" AND t.external_id = s.external_id WHERE s.source_id = ")
         .bind(source.0)
-        .push(
-            " AND CASE WHEN t.id IS NULL OR t.deleted_at IS NOT NULL THEN s.deleted_at IS NULL \
-             WHEN s.deleted_at IS NOT NULL THEN 1 = 1 \
-             ELSE COALESCE(t.synced_hash, '') <> s.hash END ORDER BY s.id",
-        );
+        .push(&format!(" AND {CANDIDATE} ORDER BY s.id"));
     let rows = q.fetch_all(conn).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
@@ -563,19 +671,7 @@ async fn load_candidates(
         };
         out.push((source, target));
     }
-    let mut q = Sql::new(
-        backend,
-        "SELECT COUNT(*) FROM source_properties AS s JOIN target_properties AS t ON t.target_id = ",
-    );
-    q.bind(target.0)
-        .push(" AND t.external_id = s.external_id WHERE s.source_id = ")
-        .bind(source.0)
-        .push(" AND s.deleted_at IS NULL AND t.deleted_at IS NULL AND t.synced_hash = s.hash");
-    let in_sync = match q.fetch_one(conn).await? {
-        Some(row) => row.try_get_by_index::<i64>(0)? as u64,
-        None => 0,
-    };
-    Ok((out, in_sync))
+    Ok(out)
 }
 
 async fn open_warning_keys(
