@@ -376,11 +376,127 @@ fn produce(
     }
 }
 
-/// What the source held for one external id before the import, and what the import did to it.
+/// What the source held for one external id before the import, and what the import did to
+/// it; kept small, as an import of a million records holds a million of them.
 struct Entry {
+    /// The existing row's id and hash (when `EXISTS`).
+    id: i64,
+    hash: [u8; 32],
+    /// The record (its index in the input) this import took for the id (when `SEEN`).
+    index: u64,
+    /// Its position in the unwritten batch, or `NO_SLOT`.
+    pending: u32,
+    /// `EXISTS`, `DELETED`, `SEEN`, `SNAPSHOTTED`, and the outcome in the top bits.
+    flags: u8,
+}
+
+const EXISTS: u8 = 1;
+const DELETED: u8 = 2;
+const SEEN: u8 = 4;
+const SNAPSHOTTED: u8 = 8;
+const OUTCOME_SHIFT: u8 = 4;
+const NO_SLOT: u32 = u32::MAX;
+
+/// The import's view of a seen id.
+struct Seen {
+    index: u64,
+    outcome: Outcome,
+    /// Position in the unwritten batch, while it is unwritten.
+    pending: Option<usize>,
+    snapshotted: bool,
+}
+
+impl Entry {
+    fn new() -> Self {
+        Entry {
+            id: 0,
+            hash: [0; 32],
+            index: 0,
+            pending: NO_SLOT,
+            flags: 0,
+        }
+    }
+
     /// Existing row: (id, hash, soft-deleted).
-    existing: Option<(i64, [u8; 32], bool)>,
-    seen: Option<Seen>,
+    fn existing(&self) -> Option<(i64, [u8; 32], bool)> {
+        (self.flags & EXISTS != 0).then_some((self.id, self.hash, self.flags & DELETED != 0))
+    }
+
+    fn seen(&self) -> Option<Seen> {
+        (self.flags & SEEN != 0).then(|| Seen {
+            index: self.index,
+            outcome: match self.flags >> OUTCOME_SHIFT {
+                0 => Outcome::Created,
+                1 => Outcome::Updated,
+                2 => Outcome::Restored,
+                _ => Outcome::Unchanged,
+            },
+            pending: (self.pending != NO_SLOT).then_some(self.pending as usize),
+            snapshotted: self.flags & SNAPSHOTTED != 0,
+        })
+    }
+
+    fn set_seen(&mut self, seen: Seen) {
+        self.index = seen.index;
+        self.pending = seen.pending.map_or(NO_SLOT, |slot| slot as u32);
+        let outcome = match seen.outcome {
+            Outcome::Created => 0,
+            Outcome::Updated => 1,
+            Outcome::Restored => 2,
+            Outcome::Unchanged => 3,
+        };
+        let snapshotted = if seen.snapshotted { SNAPSHOTTED } else { 0 };
+        self.flags =
+            (self.flags & (EXISTS | DELETED)) | SEEN | snapshotted | (outcome << OUTCOME_SHIFT);
+    }
+}
+
+/// External id → entry: a slim hash table of positions into one vector of entries.
+#[derive(Default)]
+struct Index {
+    slots: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
+    entries: Vec<Entry>,
+}
+
+impl Index {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn reserve(&mut self, n: usize) {
+        self.slots.reserve(n);
+        self.entries.reserve(n);
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.entries.clear();
+    }
+
+    fn get(&self, external_id: &str) -> Option<&Entry> {
+        self.slots
+            .get(external_id)
+            .map(|&slot| &self.entries[slot as usize])
+    }
+
+    fn get_mut(&mut self, external_id: &str) -> Option<&mut Entry> {
+        self.slots
+            .get(external_id)
+            .map(|&slot| &mut self.entries[slot as usize])
+    }
+
+    fn get_or_insert(&mut self, external_id: &str) -> &mut Entry {
+        let slot = match self.slots.get(external_id) {
+            Some(&slot) => slot,
+            None => {
+                let slot = self.entries.len() as u32;
+                self.slots.insert(external_id.into(), slot);
+                self.entries.push(Entry::new());
+                slot
+            }
+        };
+        &mut self.entries[slot as usize]
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -389,16 +505,6 @@ enum Outcome {
     Updated,
     Restored,
     Unchanged,
-}
-
-struct Seen {
-    index: u64,
-    /// Hash of the version this import wrote (or left) for the id.
-    hash: [u8; 32],
-    outcome: Outcome,
-    /// Position in the unwritten batch, while it is unwritten.
-    pending: Option<usize>,
-    snapshotted: bool,
 }
 
 fn count(stats: &mut ImportStats, outcome: Outcome, delta: i64) {
@@ -423,7 +529,7 @@ struct Writer<'a> {
     tenant: TenantId,
     source: SourceId,
     run: RunId,
-    index: HashMap<String, Entry, foldhash::fast::RandomState>,
+    index: Index,
     batch: Vec<Option<Pending>>,
     stats: ImportStats,
     errors: Vec<RecordError>,
@@ -552,25 +658,20 @@ impl Writer<'_> {
                 known.insert(raw, external_id.to_string());
             }
         }
-        self.index.insert(
-            external_id.to_string(),
-            Entry {
-                existing: Some((id, hash, deleted)),
-                seen: None,
-            },
-        );
+        let entry = self.index.get_or_insert(external_id);
+        entry.id = id;
+        entry.hash = hash;
+        entry.flags = EXISTS | if deleted { DELETED } else { 0 };
     }
 
     /// A record byte-identical to the live one stored for its id: unchanged, unless the id
     /// came up before in this import, in which case it is parsed and taken like any other.
     fn accept_same(&mut self, index: u64, external_id: String, raw: &[u8]) -> AppResult<()> {
-        let existing = self.index.get(&external_id).and_then(|entry| {
-            if entry.seen.is_none() {
-                entry.existing
-            } else {
-                None
-            }
-        });
+        let existing = self
+            .index
+            .get(&external_id)
+            .filter(|entry| entry.flags & SEEN == 0)
+            .and_then(Entry::existing);
         match existing {
             Some((_, hash, false)) => self.accept(Parsed {
                 index,
@@ -597,25 +698,20 @@ impl Writer<'_> {
     }
 
     fn accept(&mut self, record: Parsed) {
-        let entry = self
-            .index
-            .entry(record.external_id.clone())
-            .or_insert(Entry {
-                existing: None,
-                seen: None,
-            });
-        let outcome = match entry.existing {
+        let entry = self.index.get_or_insert(&record.external_id);
+        let existing = entry.existing();
+        let outcome = match existing {
             None => Outcome::Created,
             Some((_, _, true)) => Outcome::Restored,
             Some((_, hash, false)) if hash == record.hash => Outcome::Unchanged,
             Some(_) => Outcome::Updated,
         };
-        let existing_id = entry.existing.map(|e| e.0);
-        let already_snapshotted = entry
-            .seen
+        let existing_id = existing.map(|e| e.0);
+        let prev = entry.seen();
+        let already_snapshotted = prev
             .as_ref()
             .is_some_and(|s| s.snapshotted && s.pending.is_none());
-        let (write, snapshot) = match entry.seen.take() {
+        let (write, snapshot) = match prev {
             None => (outcome != Outcome::Unchanged, outcome != Outcome::Created),
             Some(prev) => {
                 // Duplicate id in one batch: the last one wins.
@@ -635,8 +731,10 @@ impl Writer<'_> {
                             || (outcome != Outcome::Created && outcome != Outcome::Unchanged),
                     )
                 } else {
+                    // The stored version is the existing one if the earlier record left it
+                    // alone, else the earlier record's (written again, in case they differ).
                     (
-                        prev.hash != record.hash,
+                        outcome != Outcome::Unchanged || prev.outcome != Outcome::Unchanged,
                         !prev.snapshotted && existing_id.is_some(),
                     )
                 }
@@ -644,9 +742,8 @@ impl Writer<'_> {
         };
         count(&mut self.stats, outcome, 1);
         let pending = write.then_some(self.batch.len());
-        entry.seen = Some(Seen {
+        entry.set_seen(Seen {
             index: record.index,
-            hash: record.hash,
             outcome,
             pending,
             snapshotted: already_snapshotted || (write && snapshot),
@@ -666,10 +763,8 @@ impl Writer<'_> {
             .flatten()
             .collect();
         for pending in &batch {
-            if let Some(entry) = self.index.get_mut(&pending.record.external_id)
-                && let Some(seen) = entry.seen.as_mut()
-            {
-                seen.pending = None;
+            if let Some(entry) = self.index.get_mut(&pending.record.external_id) {
+                entry.pending = NO_SLOT;
             }
         }
         if batch.is_empty() || self.dry_run {
@@ -761,11 +856,11 @@ impl Writer<'_> {
     fn missing_live(&self) -> (Vec<i64>, u64) {
         let mut live = 0;
         let mut missing = Vec::new();
-        for entry in self.index.values() {
-            if let Some((id, _, false)) = entry.existing {
+        for entry in &self.index.entries {
+            if entry.flags & (EXISTS | DELETED) == EXISTS {
                 live += 1;
-                if entry.seen.is_none() {
-                    missing.push(id);
+                if entry.flags & SEEN == 0 {
+                    missing.push(entry.id);
                 }
             }
         }
@@ -825,7 +920,7 @@ pub async fn import(
         tenant,
         source: source_id,
         run: RunId(run.id),
-        index: HashMap::default(),
+        index: Index::default(),
         batch: Vec::new(),
         stats: ImportStats::default(),
         errors: Vec::new(),
