@@ -11,7 +11,7 @@ use crate::domain::kinds::{ConflictPolicy, DeletePolicy};
 use crate::domain::merge::{FieldConflict, differing_fields, three_way_merge};
 use crate::domain::stats::{PlannedAction, SyncAction, SyncStats};
 use crate::entity::{target_properties, warnings};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, SourceId, TargetId, TenantId};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Set,
@@ -254,15 +254,42 @@ pub async fn sync(
     }
 
     let at = now();
-    for chunk in creates.chunks(CHUNK) {
+    if backend == DbBackend::Sqlite {
+        // SQLite: by id, in chunks (faster there than the set-based statement below).
+        for chunk in creates.chunks(CHUNK) {
+            let mut q = Sql::new(
+                backend,
+                "INSERT INTO target_properties (tenant_id, target_id, external_id, \
+                 source_property_id, data, hash, synced_hash, last_synced_at, created_run_id, \
+                 run_id, created_at, updated_at) SELECT tenant_id, ",
+            );
+            q.bind(target_id.0)
+                .push(", external_id, id, data, hash, hash, ")
+                .bind(at)
+                .push(", ")
+                .bind(run_id.0)
+                .push(", ")
+                .bind(run_id.0)
+                .push(", ")
+                .bind(at)
+                .push(", ")
+                .bind(at)
+                .push(" FROM source_properties WHERE id IN ")
+                .bind_list(chunk.iter().copied());
+            q.execute(&tx).await?;
+        }
+    } else if !creates.is_empty() {
+        // PostgreSQL: one statement for all (round trips cost more than the work): the live
+        // source records with no target record at all, the very set `creates` holds (the pair
+        // is locked and this is one transaction).
         let mut q = Sql::new(
             backend,
             "INSERT INTO target_properties (tenant_id, target_id, external_id, source_property_id, \
              data, hash, synced_hash, last_synced_at, created_run_id, run_id, created_at, \
-             updated_at) SELECT tenant_id, ",
+             updated_at) SELECT s.tenant_id, ",
         );
         q.bind(target_id.0)
-            .push(", external_id, id, data, hash, hash, ")
+            .push(", s.external_id, s.id, s.data, s.hash, s.hash, ")
             .bind(at)
             .push(", ")
             .bind(run_id.0)
@@ -272,9 +299,22 @@ pub async fn sync(
             .bind(at)
             .push(", ")
             .bind(at)
-            .push(" FROM source_properties WHERE id IN ")
-            .bind_list(chunk.iter().copied());
-        q.execute(&tx).await?;
+            .push(" FROM source_properties AS s WHERE s.source_id = ")
+            .bind(source_id.0)
+            .push(
+                " AND s.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM target_properties AS t \
+                 WHERE t.target_id = ",
+            )
+            .bind(target_id.0)
+            .push(" AND t.external_id = s.external_id) ORDER BY s.id");
+        let created = q.execute(&tx).await?;
+        if created != creates.len() as u64 {
+            return Err(AppError::Conflict(format!(
+                "sync of source {source_id} to target {target_id}: expected to create {} \
+                 records, created {created}; nothing was written, try again",
+                creates.len()
+            )));
+        }
     }
     let mut snapshot_targets: Vec<i64> = copies.iter().chain(&deletes).copied().collect();
     snapshot_targets.extend(clash_writes.iter().map(|w: &ClashWrite| w.target_id));
