@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Benchmark sync-manager against the import floor (SPEC §6), as whole processes.
 
-    python3 bench/bench.py [--records 100000] [--runs 3] [--postgres URL] [--big]
+    python3 bench/bench.py [--records 100000] [--runs 3] [--postgres URL] [--http] [--big]
 
 Generates listings with ../shared/bench/gen_records.py, builds the floor program
 (../shared/bench/floor) and sync-manager in release mode, runs every operation several times on
 a fresh database each time, and prints the median wall time of each, its ratio to the floor
 measured in the same run, the goal, and the peak memory. `--big` also imports 1,000,000
 listings and reports the peak RSS; `--postgres URL` repeats the operations on PostgreSQL (a
-fresh database per run, created next to URL's) and compares them with the SQLite times.
+fresh database per run, created next to URL's) and compares them with the SQLite times, and
+with sling (a Go loader; `pip install sling-linux-amd64`) merging the same files when it is
+installed.
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -109,6 +111,46 @@ def http_bench(binary, work, base):
     return ok
 
 
+def find_sling():
+    """sling on PATH, or the binary of the PyPI package sling-linux-amd64."""
+    found = shutil.which("sling")
+    if found:
+        return found
+    try:
+        import importlib.util
+        spec = importlib.util.find_spec("sling_linux_amd64")
+    except ImportError:
+        spec = None
+    if spec and spec.submodule_search_locations:
+        binary = os.path.join(list(spec.submodule_search_locations)[0], "bin", "sling-linux-amd64")
+        if os.path.exists(binary):
+            os.chmod(binary, 0o755)
+            return binary
+    return None
+
+
+SLING_GOALS = {  # operation -> max ratio of sync-manager on PostgreSQL to sling
+    "import into empty source": 0.5,
+    "re-import, unchanged": 0.2,
+    "re-import, 10% changed": None,
+}
+
+
+def sling_round(sling, admin_url, i, base, changed):
+    """sling merging the same files into PostgreSQL by primary key (a fresh database)."""
+    url = pg_database(admin_url, f"sm_sling_{i}")
+    conn = url.replace("postgres://", "postgresql://", 1) + "?sslmode=disable"
+    env = {**os.environ, "SLING_DISABLE_TELEMETRY": "true"}
+    results = {}
+    for name, path in [("import into empty source", base), ("re-import, unchanged", base),
+                       ("re-import, 10% changed", changed)]:
+        results[name] = run([sling, "run", "--src-stream", f"file://{path}", "--src-options", '{"flatten": 1}',
+                             "--tgt-conn", conn, "--tgt-object", "public.properties", "--mode", "incremental",
+                             "--primary-key", "id"], env)[:2]
+    subprocess.run(["psql", admin_url, "-qc", f'DROP DATABASE "sm_sling_{i}" WITH (FORCE)'], check=True)
+    return results
+
+
 def pg_database(admin_url, name):
     base, _, _ = admin_url.rpartition("/")
     subprocess.run(["psql", admin_url, "-qc", f'DROP DATABASE IF EXISTS "{name}"'], check=True)
@@ -131,7 +173,8 @@ def main():
         binary, floor = build(work)
         print(f"generating {a.records} listings…", flush=True)
         base, changed = generate(work, a.records)
-        floors, sqlite, pg = [], {}, {}
+        floors, sqlite, pg, sling = [], {}, {}, {}
+        sling_bin = find_sling() if a.postgres else None
         for i in range(a.runs):
             floors.append(run([floor, base, os.path.join(work, "floor.db")])[0])
             db = os.path.join(work, f"sm-{i}.db")
@@ -145,6 +188,9 @@ def main():
                 for name, (secs, rss) in one_round(binary, url, base, changed).items():
                     pg.setdefault(name, []).append((secs, rss))
                 subprocess.run(["psql", a.postgres, "-qc", f'DROP DATABASE "sm_bench_{i}" WITH (FORCE)'], check=True)
+                if sling_bin:
+                    for name, (secs, rss) in sling_round(sling_bin, a.postgres, i, base, changed).items():
+                        sling.setdefault(name, []).append((secs, rss))
         floor_s = statistics.median(floors)
         print()
         print(f"{a.records} listings, {a.runs} runs, medians; floor {floor_s:.3f} s")
@@ -166,6 +212,18 @@ def main():
                 ok = ratio <= 3.0
                 all_ok &= ok
                 print(f"{name:28} {secs:8.3f} {ratio:8.2f} {3.0:6.1f} {'yes' if ok else 'NO':>3} {rss:8.0f}")
+            if sling:
+                print(f"\n{'PostgreSQL vs sling 1.4':28} {'sling s':>8} {'x sling':>8} {'goal':>6} {'ok':>3} {'sling MB':>8}")
+                for name, goal in SLING_GOALS.items():
+                    theirs = statistics.median(s for s, _ in sling[name])
+                    rss = max(r for _, r in sling[name])
+                    ratio = statistics.median(s for s, _ in pg[name]) / theirs
+                    ok = goal is None or ratio <= goal
+                    all_ok &= ok
+                    shown = "-" if goal is None else f"{goal:.1f}"
+                    print(f"{name:28} {theirs:8.3f} {ratio:8.2f} {shown:>6} {'yes' if ok else 'NO':>3} {rss:8.0f}")
+            else:
+                print("\n(sling not found: pip install sling-linux-amd64 to compare with it)")
         if a.http:
             all_ok &= http_bench(binary, work, base)
         if a.big:

@@ -8,14 +8,30 @@ use sea_orm::{
 };
 use std::time::Duration;
 
+/// Who the pool is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// The server and tests: concurrent requests.
+    Server,
+    /// One CLI command: one statement at a time. On PostgreSQL a single connection, as each
+    /// new one costs a server process start (tens of milliseconds).
+    Command,
+}
+
 /// Opens a pool. SQLite gets WAL, foreign keys, a busy timeout and `synchronous=NORMAL`.
 pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
+    connect_for(url, Use::Server).await
+}
+
+/// `connect`, sized for `usage`.
+pub async fn connect_for(url: &DatabaseUrl, usage: Use) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.expose().to_string());
     opts.sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(10));
     if url.is_postgres() {
-        opts.max_connections(16).min_connections(0);
+        let max = if usage == Use::Command { 1 } else { 16 };
+        opts.max_connections(max).min_connections(0);
     } else {
         // One in-memory database per connection: never pool more than one.
         let size = if url.expose().contains(":memory:") || url.expose().contains("mode=memory") {
@@ -43,7 +59,12 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// Connects and migrates.
 pub async fn open(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
-    let db = connect(url).await?;
+    open_for(url, Use::Server).await
+}
+
+/// `open`, sized for `usage`.
+pub async fn open_for(url: &DatabaseUrl, usage: Use) -> Result<DatabaseConnection, DbErr> {
+    let db = connect_for(url, usage).await?;
     migrate(&db).await?;
     Ok(db)
 }

@@ -62,9 +62,18 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Connects and applies pending migrations.
+    /// Connects and applies pending migrations (a pool for one command).
     pub async fn db(&self) -> anyhow::Result<DatabaseConnection> {
-        let db = crate::db::open(&self.database_url)
+        self.open(crate::db::Use::Command).await
+    }
+
+    /// Connects and applies pending migrations (a pool for the server).
+    pub async fn server_db(&self) -> anyhow::Result<DatabaseConnection> {
+        self.open(crate::db::Use::Server).await
+    }
+
+    async fn open(&self, usage: crate::db::Use) -> anyhow::Result<DatabaseConnection> {
+        let db = crate::db::open_for(&self.database_url, usage)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", self.database_url))?;
         self.opened

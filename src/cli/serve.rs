@@ -79,7 +79,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 .filter(|b| !b.trim().is_empty())
         })
         .unwrap_or_else(|| "127.0.0.1:8000".to_string());
-    let db = ctx.db().await?;
+    let db = ctx.server_db().await?;
     if let Some(key) = keys::ensure_admin_key(&db).await? {
         println!(
             "Admin key: {} (save it now: it is not shown again)",
