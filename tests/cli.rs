@@ -37,6 +37,8 @@ impl Env {
         cmd.current_dir(self.dir.path())
             .env("DATABASE_URL", &self.url)
             .env_remove("SYNC_MANAGER_LOG")
+            // Tiny pages: every paged read (import index, sync candidates) spans several.
+            .env("SYNC_MANAGER_PAGE_ROWS", "2")
             .args(args);
         cmd
     }

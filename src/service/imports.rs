@@ -4,7 +4,7 @@
 use super::json_stream::{self, Flow, StreamError};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
-use super::sql::{self, AggPage, CHUNK, PAGE_ROWS, Sep, Sql};
+use super::sql::{self, AggPage, CHUNK, Sep, Sql, page_rows};
 use super::{Actor, now};
 use crate::domain::canonical::canonical_and_hash;
 use crate::domain::identity::extract_external_id;
@@ -556,14 +556,14 @@ impl Writer<'_> {
             .bind(source.0)
             .push(" AND id > ")
             .bind(after)
-            .push(&format!(" ORDER BY id LIMIT {PAGE_ROWS}) AS page"));
+            .push(&format!(" ORDER BY id LIMIT {}) AS page", page_rows()));
             AggPage::fetch(q, tx, INDEX_COLUMNS.len()).await
         };
         let mut known = KnownRaw::default();
         let mut page = fetch(0).await?;
         while let Some(current) = page {
             let next = async {
-                if current.rows < PAGE_ROWS {
+                if current.rows < page_rows() {
                     Ok(None)
                 } else {
                     fetch(current.max_key).await

@@ -4,7 +4,7 @@
 //! changed are handled one by one (merge, keep, or overwrite with a warning).
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
-use super::sql::{self, AggPage, CHUNK, PAGE_ROWS, Sep, Sql};
+use super::sql::{self, AggPage, CHUNK, Sep, Sql, page_rows};
 use super::{Actor, now, parse_object};
 use crate::domain::canonical::Canonical;
 use crate::domain::kinds::{ConflictPolicy, DeletePolicy};
@@ -611,7 +611,7 @@ async fn load_candidates(
         .push(" AND s.id > ")
         .bind(after)
         .push(&format!(
-            " AND {CANDIDATE} ORDER BY s.id LIMIT {PAGE_ROWS}) AS page"
+            " AND {CANDIDATE} ORDER BY s.id LIMIT {}) AS page", page_rows()
         ));
         let Some(page) = AggPage::fetch(q, conn, COLUMNS.len()).await? else {
             break;
@@ -652,7 +652,7 @@ async fn load_candidates(
             };
             out.push((source, target));
         }
-        if page.rows < PAGE_ROWS {
+        if page.rows < page_rows() {
             break;
         }
         after = page.max_key;
