@@ -254,34 +254,8 @@ pub async fn sync(
     }
 
     let at = now();
-    if backend == DbBackend::Sqlite {
-        // SQLite: by id, in chunks (faster there than the set-based statement below).
-        for chunk in creates.chunks(CHUNK) {
-            let mut q = Sql::new(
-                backend,
-                "INSERT INTO target_properties (tenant_id, target_id, external_id, \
-                 source_property_id, data, hash, synced_hash, last_synced_at, created_run_id, \
-                 run_id, created_at, updated_at) SELECT tenant_id, ",
-            );
-            q.bind(target_id.0)
-                .push(", external_id, id, data, hash, hash, ")
-                .bind(at)
-                .push(", ")
-                .bind(run_id.0)
-                .push(", ")
-                .bind(run_id.0)
-                .push(", ")
-                .bind(at)
-                .push(", ")
-                .bind(at)
-                .push(" FROM source_properties WHERE id IN ")
-                .bind_list(chunk.iter().copied());
-            q.execute(&tx).await?;
-        }
-    } else if !creates.is_empty() {
-        // PostgreSQL: one statement for all (round trips cost more than the work): the live
-        // source records with no target record at all, the very set `creates` holds (the pair
-        // is locked and this is one transaction).
+    // New target records, copied from their source records `s`.
+    let insert = || {
         let mut q = Sql::new(
             backend,
             "INSERT INTO target_properties (tenant_id, target_id, external_id, source_property_id, \
@@ -299,7 +273,22 @@ pub async fn sync(
             .bind(at)
             .push(", ")
             .bind(at)
-            .push(" FROM source_properties AS s WHERE s.source_id = ")
+            .push(" FROM source_properties AS s WHERE ");
+        q
+    };
+    if backend == DbBackend::Sqlite {
+        // SQLite: by id, in chunks (faster there than the set-based statement below).
+        for chunk in creates.chunks(CHUNK) {
+            let mut q = insert();
+            q.push("s.id IN ").bind_list(chunk.iter().copied());
+            q.execute(&tx).await?;
+        }
+    } else if !creates.is_empty() {
+        // PostgreSQL: one statement for all (round trips cost more than the work): the live
+        // source records with no target record at all, the very set `creates` holds (the pair
+        // is locked and this is one transaction).
+        let mut q = insert();
+        q.push("s.source_id = ")
             .bind(source_id.0)
             .push(
                 " AND s.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM target_properties AS t \
