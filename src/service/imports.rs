@@ -556,14 +556,17 @@ impl Writer<'_> {
             .bind(source.0)
             .push(" AND id > ")
             .bind(after)
-            .push(&format!(" ORDER BY id LIMIT {}) AS page", page_rows()));
+            .push(&format!(
+                " ORDER BY id LIMIT {}) AS page",
+                page_rows(backend)
+            ));
             AggPage::fetch(q, tx, INDEX_COLUMNS.len()).await
         };
         let mut known = KnownRaw::default();
         let mut page = fetch(0).await?;
         while let Some(current) = page {
             let next = async {
-                if current.rows < page_rows() {
+                if current.rows < page_rows(backend) {
                     Ok(None)
                 } else {
                     fetch(current.max_key).await

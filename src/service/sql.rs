@@ -101,7 +101,7 @@ impl Sep {
 }
 
 /// Big reads as pages of aggregated text: `SELECT count(*), max(key), agg(col1), …` over a
-/// subquery `page` returning at most `page_rows()` rows, one string per column with the rows'
+/// subquery `page` returning at most `page_rows` rows, one string per column with the rows'
 /// values in the same order (NULL as ''). Decoding one result row per record costs far more
 /// than the database's own work on such reads.
 pub struct AggPage {
@@ -110,22 +110,26 @@ pub struct AggPage {
     columns: Vec<String>,
 }
 
-/// Rows per aggregated page: 10,000, or `SYNC_MANAGER_PAGE_ROWS` (the tests use tiny pages
-/// so that every paged read goes over several pages).
-pub fn page_rows() -> usize {
-    static ROWS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+/// Rows per aggregated page: 10,000 on SQLite (pages are cheap there and let the reading and
+/// the taking-in overlap), 100,000 on PostgreSQL (where each page costs a scan of its own), or
+/// `SYNC_MANAGER_PAGE_ROWS` (the tests use tiny pages so every paged read spans several).
+pub fn page_rows(backend: DbBackend) -> usize {
+    static ROWS: std::sync::LazyLock<Option<usize>> = std::sync::LazyLock::new(|| {
         std::env::var("SYNC_MANAGER_PAGE_ROWS")
             .ok()
             .and_then(|v| v.parse().ok())
             .filter(|&n| n > 0)
-            .unwrap_or(10_000)
     });
-    *ROWS
+    ROWS.unwrap_or(if backend == DbBackend::Postgres {
+        100_000
+    } else {
+        10_000
+    })
 }
 
 impl AggPage {
     /// `SELECT count(*), max(key), agg(c)… FROM (` — the caller appends the subquery (selecting
-    /// `key` and every column, ordered by `key`, `LIMIT page_rows()`) and `) AS page`.
+    /// `key` and every column, ordered by `key`, `LIMIT page_rows`) and `) AS page`.
     pub fn select(backend: DbBackend, key: &str, columns: &[(&str, Sep)]) -> Sql {
         let mut sql = format!("SELECT count(*), max({key})");
         for (column, sep) in columns {

@@ -600,7 +600,7 @@ async fn load_candidates(
         .push(" AND s.id > ")
         .bind(after)
         .push(&format!(
-            " AND {CANDIDATE} ORDER BY s.id LIMIT {}) AS page", page_rows()
+            " AND {CANDIDATE} ORDER BY s.id LIMIT {}) AS page", page_rows(backend)
         ));
         let Some(page) = AggPage::fetch(q, conn, COLUMNS.len()).await? else {
             break;
@@ -641,7 +641,7 @@ async fn load_candidates(
             };
             out.push((source, target));
         }
-        if page.rows < page_rows() {
+        if page.rows < page_rows(backend) {
             break;
         }
         after = page.max_key;
