@@ -74,6 +74,26 @@ pub async fn list_source(
     filter: &PropertyFilter,
 ) -> AppResult<Vec<source_properties::Model>> {
     super::sources::get(conn, tenant, source).await?;
+    Ok(source_page_query(source, filter).all(conn).await?)
+}
+
+/// One page of a source's properties (cursor and limit of `filter`) and how many match the
+/// filter in all; the source is looked up once.
+pub async fn page_source(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    source: SourceId,
+    filter: &PropertyFilter,
+) -> AppResult<(Vec<source_properties::Model>, u64)> {
+    super::sources::get(conn, tenant, source).await?;
+    let total = source_query(source, filter).count(conn).await?;
+    Ok((source_page_query(source, filter).all(conn).await?, total))
+}
+
+fn source_page_query(
+    source: SourceId,
+    filter: &PropertyFilter,
+) -> sea_orm::Select<source_properties::Entity> {
     let mut q = source_query(source, filter);
     if let Some(after) = &filter.after {
         q = q.filter(source_properties::Column::ExternalId.gt(after.as_str()));
@@ -81,20 +101,7 @@ pub async fn list_source(
     if filter.limit > 0 {
         q = q.limit(filter.limit);
     }
-    Ok(q.order_by_asc(source_properties::Column::ExternalId)
-        .all(conn)
-        .await?)
-}
-
-/// How many source properties match the filter (ignoring the cursor and limit).
-pub async fn count_source(
-    conn: &impl ConnectionTrait,
-    tenant: TenantId,
-    source: SourceId,
-    filter: &PropertyFilter,
-) -> AppResult<u64> {
-    super::sources::get(conn, tenant, source).await?;
-    Ok(source_query(source, filter).count(conn).await?)
+    q.order_by_asc(source_properties::Column::ExternalId)
 }
 
 fn target_query(
@@ -127,6 +134,26 @@ pub async fn list_target(
     filter: &PropertyFilter,
 ) -> AppResult<Vec<target_properties::Model>> {
     super::targets::get(conn, tenant, target).await?;
+    Ok(target_page_query(target, filter).all(conn).await?)
+}
+
+/// One page of a target's properties (cursor and limit of `filter`) and how many match the
+/// filter in all; the target is looked up once.
+pub async fn page_target(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    target: TargetId,
+    filter: &PropertyFilter,
+) -> AppResult<(Vec<target_properties::Model>, u64)> {
+    super::targets::get(conn, tenant, target).await?;
+    let total = target_query(target, filter).count(conn).await?;
+    Ok((target_page_query(target, filter).all(conn).await?, total))
+}
+
+fn target_page_query(
+    target: TargetId,
+    filter: &PropertyFilter,
+) -> sea_orm::Select<target_properties::Entity> {
     let mut q = target_query(target, filter);
     if let Some(after) = &filter.after {
         q = q.filter(target_properties::Column::ExternalId.gt(after.as_str()));
@@ -134,20 +161,7 @@ pub async fn list_target(
     if filter.limit > 0 {
         q = q.limit(filter.limit);
     }
-    Ok(q.order_by_asc(target_properties::Column::ExternalId)
-        .all(conn)
-        .await?)
-}
-
-/// How many target properties match the filter (ignoring the cursor and limit).
-pub async fn count_target(
-    conn: &impl ConnectionTrait,
-    tenant: TenantId,
-    target: TargetId,
-    filter: &PropertyFilter,
-) -> AppResult<u64> {
-    super::targets::get(conn, tenant, target).await?;
-    Ok(target_query(target, filter).count(conn).await?)
+    q.order_by_asc(target_properties::Column::ExternalId)
 }
 
 pub async fn get_source(

@@ -115,16 +115,14 @@ impl PropertiesApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<ListResponse<SourcePropertyDto>> {
         let limit = paging::limit(limit.0)?;
-        let mut filter = PropertyFilter {
+        let filter = PropertyFilter {
             changed_since: since(changed_since.0.clone())?,
+            after: cursor.0,
+            limit,
             ..Default::default()
         };
-        let total =
-            properties::count_source(&self.0.db, auth.0.tenant, SourceId(id.0), &filter).await?;
-        filter.after = cursor.0;
-        filter.limit = limit;
-        let items =
-            properties::list_source(&self.0.db, auth.0.tenant, SourceId(id.0), &filter).await?;
+        let (items, total) =
+            properties::page_source(&self.0.db, auth.0.tenant, SourceId(id.0), &filter).await?;
         let query: Vec<(String, String)> = changed_since
             .0
             .map(|v| ("changed_since".to_string(), v))
@@ -170,17 +168,15 @@ impl PropertiesApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<ListResponse<TargetPropertyDto>> {
         let limit = paging::limit(limit.0)?;
-        let mut filter = PropertyFilter {
+        let filter = PropertyFilter {
             has_manual_changes: has_manual_changes.0,
             changed_since: since(changed_since.0.clone())?,
+            after: cursor.0,
+            limit,
             ..Default::default()
         };
-        let total =
-            properties::count_target(&self.0.db, auth.0.tenant, TargetId(id.0), &filter).await?;
-        filter.after = cursor.0;
-        filter.limit = limit;
-        let items =
-            properties::list_target(&self.0.db, auth.0.tenant, TargetId(id.0), &filter).await?;
+        let (items, total) =
+            properties::page_target(&self.0.db, auth.0.tenant, TargetId(id.0), &filter).await?;
         let mut query = Vec::new();
         if let Some(m) = has_manual_changes.0 {
             query.push(("has_manual_changes".to_string(), m.to_string()));
