@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_initial;
 mod m20261121_000002_live_property_indexes;
 mod m20261122_000003_source_raw_hash;
+mod m20261122_000004_live_counts;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261121_000002_live_property_indexes::Migration),
             Box::new(m20261122_000003_source_raw_hash::Migration),
+            Box::new(m20261122_000004_live_counts::Migration),
         ]
     }
 }

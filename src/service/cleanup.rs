@@ -1,4 +1,5 @@
-//! Cleanup: drop history older than the retention period. The merge base a target needs lives
+//! Cleanup: drop history older than the retention period (and fold the kept property counts,
+//! see `properties::live_count`). The merge base a target needs lives
 //! on the target property itself, never in a snapshot, so no cleanup can remove it.
 use super::runs::{self, RunKind};
 use super::sql::Sql;
@@ -101,6 +102,7 @@ pub async fn cleanup(
         tx.rollback().await?;
         return Ok(outcome);
     }
+    super::properties::fold_live_counts(&tx, tenant).await?;
     let run = runs::start(&tx, tenant, RunKind::Cleanup, None, None, actor).await?;
     outcome.run_id = Some(RunId(run.id));
     let stats = serde_json::json!({

@@ -2,6 +2,7 @@
 //! entry on `manual` sources.
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
+use super::sql::Sql;
 use super::{Actor, now};
 use crate::domain::canonical::Canonical;
 use crate::domain::identity::extract_external_id;
@@ -52,6 +53,269 @@ pub(crate) fn base_after_manual_change(
     })
 }
 
+/// What a property list shows of a record; a source's records leave the sync fields empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedProperty {
+    pub id: i64,
+    /// The source or target it belongs to.
+    pub owner_id: i64,
+    pub external_id: String,
+    pub source_property_id: Option<i64>,
+    /// The stored (canonical) JSON text.
+    pub data: String,
+    pub hash: String,
+    pub synced_hash: Option<String>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl ListedProperty {
+    /// Edited by hand since the last sync (see `has_manual_changes`).
+    pub fn has_manual_changes(&self) -> bool {
+        self.synced_hash.as_deref() != Some(self.hash.as_str())
+    }
+}
+
+impl From<source_properties::Model> for ListedProperty {
+    fn from(m: source_properties::Model) -> Self {
+        ListedProperty {
+            id: m.id,
+            owner_id: m.source_id,
+            external_id: m.external_id,
+            source_property_id: None,
+            data: m.data,
+            hash: m.hash,
+            synced_hash: None,
+            last_synced_at: None,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            deleted_at: m.deleted_at,
+        }
+    }
+}
+
+impl From<target_properties::Model> for ListedProperty {
+    fn from(m: target_properties::Model) -> Self {
+        ListedProperty {
+            id: m.id,
+            owner_id: m.target_id,
+            external_id: m.external_id,
+            source_property_id: m.source_property_id,
+            data: m.data,
+            hash: m.hash,
+            synced_hash: m.synced_hash,
+            last_synced_at: m.last_synced_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            deleted_at: m.deleted_at,
+        }
+    }
+}
+
+/// The columns of `ListedProperty` in a list page's query, in field order (`NULL` where a
+/// source has no such column).
+type Listed = [&'static str; 11];
+
+const SOURCE_LISTED: Listed = [
+    "id",
+    "source_id",
+    "external_id",
+    "NULL",
+    "data",
+    "hash",
+    "NULL",
+    "NULL",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+];
+
+const TARGET_LISTED: Listed = [
+    "id",
+    "target_id",
+    "external_id",
+    "source_property_id",
+    "data",
+    "hash",
+    "synced_hash",
+    "last_synced_at",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+];
+
+/// Reads a list page as one aggregated row (`AggPage`): the rows of a page otherwise come
+/// back one by one through the driver, which costs more than the database's own work.
+/// `None` when the page must be read row by row instead: a value holds the separator, or a
+/// timestamp is not stored as RFC 3339 text.
+async fn listed_page<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    page: sea_orm::Select<E>,
+    listed: Listed,
+) -> AppResult<Option<Vec<ListedProperty>>> {
+    use super::sql::{AggPage, Sep, int};
+    use sea_orm::QueryTrait;
+    let backend = conn.get_database_backend();
+    let pg = backend == sea_orm::DbBackend::Postgres;
+    const TIMES: std::ops::Range<usize> = 7..11;
+    let mut inner = sea_orm::QuerySelect::select_only(page);
+    for (i, column) in listed.iter().enumerate() {
+        inner = inner.column_as(Expr::cust(*column), format!("c{i}"));
+    }
+    // PostgreSQL writes timestamps as RFC 3339 text only when told to.
+    let outer: Vec<(String, Sep)> = (0..listed.len())
+        .map(|i| match i {
+            _ if TIMES.contains(&i) && pg && listed[i] != "NULL" => (
+                format!(
+                    "to_char(c{i} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+                ),
+                Sep::Comma,
+            ),
+            2 | 4 => (format!("c{i}"), Sep::Record),
+            _ => (format!("c{i}"), Sep::Comma),
+        })
+        .collect();
+    let columns: Vec<(&str, Sep)> = outer.iter().map(|(c, s)| (c.as_str(), *s)).collect();
+    let mut q = AggPage::select(backend, "c0", &columns);
+    q.push_built(inner.build(backend)).push(") AS page");
+    let Some(page) = AggPage::fetch(q, conn, columns.len()).await? else {
+        return Ok(Some(Vec::new()));
+    };
+    let Some(values) = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, sep))| page.column(i, *sep))
+        .collect::<Option<Vec<Vec<&str>>>>()
+    else {
+        return Ok(None);
+    };
+    let text = |v: &str| (!v.is_empty()).then(|| v.to_string());
+    let time = |v: &str| -> Result<Option<DateTime<Utc>>, ()> {
+        if v.is_empty() {
+            return Ok(None);
+        }
+        DateTime::parse_from_rfc3339(v)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| ())
+    };
+    let mut out = Vec::with_capacity(page.rows);
+    let mut columns: Vec<_> = values.into_iter().map(Vec::into_iter).collect();
+    for _ in 0..page.rows {
+        // Every column has one value per row (checked by `AggPage::column`).
+        let row: Vec<&str> = columns
+            .iter_mut()
+            .map(|c| c.next().unwrap_or_default())
+            .collect();
+        let v = |i: usize| row[i];
+        let (Ok(last_synced_at), Ok(Some(created_at)), Ok(Some(updated_at)), Ok(deleted_at)) =
+            (time(v(7)), time(v(8)), time(v(9)), time(v(10)))
+        else {
+            return Ok(None);
+        };
+        out.push(ListedProperty {
+            id: int(v(0))?.unwrap_or_default(),
+            owner_id: int(v(1))?.unwrap_or_default(),
+            external_id: v(2).to_string(),
+            source_property_id: int(v(3))?,
+            data: v(4).to_string(),
+            hash: v(5).to_string(),
+            synced_hash: text(v(6)),
+            last_synced_at,
+            created_at,
+            updated_at,
+            deleted_at,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// The tables of a kept live-property count (migration `m20261122_000004_live_counts`).
+struct Counts {
+    owners: &'static str,
+    counts: &'static str,
+    owner_id: &'static str,
+}
+
+const SOURCE_COUNTS: Counts = Counts {
+    owners: "sources",
+    counts: "source_live_counts",
+    owner_id: "source_id",
+};
+
+const TARGET_COUNTS: Counts = Counts {
+    owners: "targets",
+    counts: "target_live_counts",
+    owner_id: "target_id",
+};
+
+/// How many live properties a source or target of the tenant has, as kept by the database's
+/// triggers (one indexed read; no count over the records); `None` when it is not the
+/// tenant's.
+async fn live_count(
+    conn: &impl ConnectionTrait,
+    table: &Counts,
+    id: i64,
+    tenant: TenantId,
+) -> AppResult<Option<u64>> {
+    let Counts {
+        owners,
+        counts,
+        owner_id,
+    } = table;
+    let mut q = Sql::new(
+        conn.get_database_backend(),
+        &format!(
+            "SELECT CAST((SELECT coalesce(sum(c.live), 0) FROM {counts} c \
+             WHERE c.{owner_id} = o.id) AS BIGINT) FROM {owners} o WHERE o.id = "
+        ),
+    );
+    q.bind(id).push(" AND o.tenant_id = ").bind(tenant.0);
+    match q.fetch_one(conn).await? {
+        Some(row) => Ok(Some(row.try_get_by_index::<i64>(0)?.max(0) as u64)),
+        None => Ok(None),
+    }
+}
+
+/// Folds the kept-count rows of the tenant's sources and targets into one row per owner.
+/// Only PostgreSQL appends rows (one per owner and writing statement); SQLite keeps one.
+pub(crate) async fn fold_live_counts(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> AppResult<()> {
+    let backend = conn.get_database_backend();
+    if backend != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    for Counts {
+        owners,
+        counts,
+        owner_id,
+    } in [SOURCE_COUNTS, TARGET_COUNTS]
+    {
+        let mut q = Sql::new(
+            backend,
+            &format!(
+                "WITH gone AS (DELETE FROM {counts} c USING {owners} o \
+                 WHERE c.{owner_id} = o.id AND o.tenant_id = "
+            ),
+        );
+        q.bind(tenant.0).push(&format!(
+            " RETURNING c.{owner_id} AS owner, c.live) \
+             INSERT INTO {counts} ({owner_id}, live) \
+             SELECT owner, sum(live) FROM gone GROUP BY owner"
+        ));
+        q.execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// The filter lists every live property (so the kept count is its total).
+fn counts_all_live(filter: &PropertyFilter) -> bool {
+    !filter.include_deleted && filter.changed_since.is_none() && filter.has_manual_changes.is_none()
+}
+
 fn source_query(
     source: SourceId,
     filter: &PropertyFilter,
@@ -84,10 +348,22 @@ pub async fn page_source(
     tenant: TenantId,
     source: SourceId,
     filter: &PropertyFilter,
-) -> AppResult<(Vec<source_properties::Model>, u64)> {
-    super::sources::get(conn, tenant, source).await?;
-    let total = source_query(source, filter).count(conn).await?;
-    Ok((source_page_query(source, filter).all(conn).await?, total))
+) -> AppResult<(Vec<ListedProperty>, u64)> {
+    let live = live_count(conn, &SOURCE_COUNTS, source.0, tenant)
+        .await?
+        .ok_or_else(|| AppError::not_found("source", source))?;
+    let total = if counts_all_live(filter) {
+        debug_assert_eq!(live, source_query(source, filter).count(conn).await?);
+        live
+    } else {
+        source_query(source, filter).count(conn).await?
+    };
+    let page = source_page_query(source, filter);
+    if let Some(listed) = listed_page(conn, page.clone(), SOURCE_LISTED).await? {
+        return Ok((listed, total));
+    }
+    let rows = page.all(conn).await?;
+    Ok((rows.into_iter().map(ListedProperty::from).collect(), total))
 }
 
 fn source_page_query(
@@ -144,10 +420,22 @@ pub async fn page_target(
     tenant: TenantId,
     target: TargetId,
     filter: &PropertyFilter,
-) -> AppResult<(Vec<target_properties::Model>, u64)> {
-    super::targets::get(conn, tenant, target).await?;
-    let total = target_query(target, filter).count(conn).await?;
-    Ok((target_page_query(target, filter).all(conn).await?, total))
+) -> AppResult<(Vec<ListedProperty>, u64)> {
+    let live = live_count(conn, &TARGET_COUNTS, target.0, tenant)
+        .await?
+        .ok_or_else(|| AppError::not_found("target", target))?;
+    let total = if counts_all_live(filter) {
+        debug_assert_eq!(live, target_query(target, filter).count(conn).await?);
+        live
+    } else {
+        target_query(target, filter).count(conn).await?
+    };
+    let page = target_page_query(target, filter);
+    if let Some(listed) = listed_page(conn, page.clone(), TARGET_LISTED).await? {
+        return Ok((listed, total));
+    }
+    let rows = page.all(conn).await?;
+    Ok((rows.into_iter().map(ListedProperty::from).collect(), total))
 }
 
 fn target_page_query(

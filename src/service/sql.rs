@@ -47,6 +47,16 @@ impl Sql {
         self
     }
 
+    /// Appends a statement built by sea-orm (as a subquery), with its values. Only before any
+    /// `bind`: its PostgreSQL placeholders are numbered from `$1`.
+    pub fn push_built(&mut self, built: Statement) -> &mut Self {
+        debug_assert!(self.values.is_empty(), "push_built after bind");
+        self.sql.push_str(&built.sql);
+        self.values
+            .extend(built.values.map(|v| v.0).unwrap_or_default());
+        self
+    }
+
     pub fn statement(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.sql, self.values)
     }

@@ -1,9 +1,13 @@
 //! Pagination: `?limit=` (default 100, max 1000) and an opaque `?cursor=`, announced with
 //! `Link: <…>; rel="next"` and `X-Total-Count`.
 use crate::http::problem::{ApiError, bad_request};
+use poem::{IntoResponse, Response};
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
-use poem_openapi::types::{ParseFromJSON, ToJSON};
+use poem_openapi::payload::Payload;
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseFromJSON, ToJSON, Type};
+use std::marker::PhantomData;
 
 pub const DEFAULT_LIMIT: u64 = 100;
 pub const MAX_LIMIT: u64 = 1000;
@@ -14,7 +18,7 @@ pub enum ListResponse<T: ToJSON + ParseFromJSON + Send + Sync> {
     /// The page, as a top-level JSON array.
     #[oai(status = 200)]
     Ok(
-        Json<Vec<T>>,
+        JsonArray<T>,
         /// How many items match, over all pages.
         #[oai(header = "X-Total-Count")]
         u64,
@@ -22,6 +26,85 @@ pub enum ListResponse<T: ToJSON + ParseFromJSON + Send + Sync> {
         #[oai(header = "Link")]
         Option<String>,
     ),
+}
+
+/// A top-level JSON array of `T`, written once into the response body (documented in the
+/// OpenAPI document exactly as `Json<Vec<T>>`). Items are written from their `ToJSON` value,
+/// or by `JsonArray::write` straight from what was read (the property lists, whose records'
+/// stored JSON goes out without being parsed into a tree and serialised again).
+pub struct JsonArray<T> {
+    body: Vec<u8>,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T: ToJSON> JsonArray<T> {
+    pub fn from_items(items: impl IntoIterator<Item = T>) -> Self {
+        Self::write(items, |out, item| {
+            write_json(out, &item.to_json().unwrap_or(serde_json::Value::Null))
+        })
+    }
+}
+
+impl<T> JsonArray<T> {
+    /// `[`, each item as `write_item` writes it, `,` between them, `]`.
+    pub fn write<I>(
+        items: impl IntoIterator<Item = I>,
+        mut write_item: impl FnMut(&mut Vec<u8>, I),
+    ) -> Self {
+        let mut body = Vec::with_capacity(4096);
+        body.push(b'[');
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            write_item(&mut body, item);
+        }
+        body.push(b']');
+        JsonArray {
+            body,
+            of: PhantomData,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+/// Appends `value` as JSON. Writing a `Serialize` value without non-string map keys into
+/// memory cannot fail; should it ever, the item is written as `null` and the failure logged.
+pub fn write_json(out: &mut Vec<u8>, value: &impl serde::Serialize) {
+    let start = out.len();
+    if let Err(e) = serde_json::to_writer(&mut *out, value) {
+        tracing::error!("could not write a list item as JSON: {e}");
+        out.truncate(start);
+        out.extend_from_slice(b"null");
+    }
+}
+
+impl<T: Type> Payload for JsonArray<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn check_content_type(content_type: &str) -> bool {
+        <Json<Vec<T>> as Payload>::check_content_type(content_type)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        <Vec<T> as Type>::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        <Vec<T> as Type>::register(registry);
+    }
+}
+
+impl<T: Send> IntoResponse for JsonArray<T> {
+    fn into_response(self) -> Response {
+        Response::builder()
+            .content_type(<Json<String> as Payload>::CONTENT_TYPE)
+            .body(self.body)
+    }
 }
 
 /// Checks `limit`.
@@ -76,7 +159,28 @@ where
     D: From<M> + ToJSON + ParseFromJSON + Send + Sync,
 {
     let link = next_link(path, query, limit, items.len(), items.last().map(cursor_of));
-    ListResponse::Ok(Json(items.into_iter().map(D::from).collect()), total, link)
+    ListResponse::Ok(
+        JsonArray::from_items(items.into_iter().map(D::from)),
+        total,
+        link,
+    )
+}
+
+/// `respond`, with each item written by `write_item` (see `JsonArray::write`).
+pub fn respond_with<M, D>(
+    items: Vec<M>,
+    total: u64,
+    path: &str,
+    query: &[(String, String)],
+    limit: u64,
+    cursor_of: impl Fn(&M) -> String,
+    write_item: impl FnMut(&mut Vec<u8>, &M),
+) -> ListResponse<D>
+where
+    D: ToJSON + ParseFromJSON + Send + Sync,
+{
+    let link = next_link(path, query, limit, items.len(), items.last().map(cursor_of));
+    ListResponse::Ok(JsonArray::write(&items, write_item), total, link)
 }
 
 /// Pages a short list held in memory (sources, keys, the history of one record), ordered by

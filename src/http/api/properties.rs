@@ -5,13 +5,15 @@ use crate::http::AppState;
 use crate::http::auth::TenantKey;
 use crate::http::problem::{ApiResult, bad_request};
 use crate::ids::{SnapshotId, SourceId, TargetId};
-use crate::service::properties::{self, PropertyFilter, has_manual_changes};
+use crate::service::properties::{self, ListedProperty, PropertyFilter, has_manual_changes};
 use crate::service::snapshots::{self, PropertyKind};
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub struct PropertiesApi(pub AppState);
 
@@ -83,6 +85,54 @@ impl From<target_properties::Model> for TargetPropertyDto {
     }
 }
 
+/// The stored JSON text of a record's data, checked but not parsed into a tree; `None`
+/// (written as `null`, as the DTOs do) if it is not JSON.
+fn stored_json(text: &str) -> Option<&RawValue> {
+    serde_json::from_str(text).ok()
+}
+
+/// A source record written as `SourcePropertyDto` is, straight from the row.
+struct SourcePropertyJson<'a>(&'a ListedProperty);
+
+impl Serialize for SourcePropertyJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let m = self.0;
+        let mut o = serializer.serialize_map(Some(8))?;
+        o.serialize_entry("created_at", &m.created_at.to_rfc3339())?;
+        o.serialize_entry("data", &stored_json(&m.data))?;
+        o.serialize_entry("deleted_at", &m.deleted_at.map(|t| t.to_rfc3339()))?;
+        o.serialize_entry("external_id", &m.external_id)?;
+        o.serialize_entry("hash", &m.hash)?;
+        o.serialize_entry("id", &m.id)?;
+        o.serialize_entry("source_id", &m.owner_id)?;
+        o.serialize_entry("updated_at", &m.updated_at.to_rfc3339())?;
+        o.end()
+    }
+}
+
+/// A target record written as `TargetPropertyDto` is, straight from the row.
+struct TargetPropertyJson<'a>(&'a ListedProperty);
+
+impl Serialize for TargetPropertyJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let m = self.0;
+        let mut o = serializer.serialize_map(Some(12))?;
+        o.serialize_entry("created_at", &m.created_at.to_rfc3339())?;
+        o.serialize_entry("data", &stored_json(&m.data))?;
+        o.serialize_entry("deleted_at", &m.deleted_at.map(|t| t.to_rfc3339()))?;
+        o.serialize_entry("external_id", &m.external_id)?;
+        o.serialize_entry("has_manual_changes", &m.has_manual_changes())?;
+        o.serialize_entry("hash", &m.hash)?;
+        o.serialize_entry("id", &m.id)?;
+        o.serialize_entry("last_synced_at", &m.last_synced_at.map(|t| t.to_rfc3339()))?;
+        o.serialize_entry("source_property_id", &m.source_property_id)?;
+        o.serialize_entry("synced_hash", &m.synced_hash)?;
+        o.serialize_entry("target_id", &m.owner_id)?;
+        o.serialize_entry("updated_at", &m.updated_at.to_rfc3339())?;
+        o.end()
+    }
+}
+
 fn since(value: Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
     value
         .map(|v| {
@@ -129,9 +179,15 @@ impl PropertiesApi {
             .into_iter()
             .collect();
         let path = format!("/sources/{}/properties", id.0);
-        Ok(paging::respond(items, total, &path, &query, limit, |p| {
-            p.external_id.clone()
-        }))
+        Ok(paging::respond_with(
+            items,
+            total,
+            &path,
+            &query,
+            limit,
+            |p| p.external_id.clone(),
+            |out, p| paging::write_json(out, &SourcePropertyJson(p)),
+        ))
     }
 
     /// Get one record of a source
@@ -185,9 +241,15 @@ impl PropertiesApi {
             query.push(("changed_since".to_string(), c));
         }
         let path = format!("/targets/{}/properties", id.0);
-        Ok(paging::respond(items, total, &path, &query, limit, |p| {
-            p.external_id.clone()
-        }))
+        Ok(paging::respond_with(
+            items,
+            total,
+            &path,
+            &query,
+            limit,
+            |p| p.external_id.clone(),
+            |out, p| paging::write_json(out, &TargetPropertyJson(p)),
+        ))
     }
 
     /// Get one record of a target
@@ -434,5 +496,72 @@ impl HistoryApi {
             property_kind: out.property_kind.as_str().to_string(),
             external_id: out.external_id,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poem_openapi::types::ToJSON;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn written(item: &impl Serialize) -> Value {
+        let mut out = Vec::new();
+        paging::write_json(&mut out, item);
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    /// The list endpoints write records straight from the rows; what they write must be what
+    /// the documented DTOs would have written, field by field, for every kind of value.
+    #[test]
+    fn records_are_written_as_their_dtos() {
+        let datas = [
+            r#"{"id":"P1","n":1.5,"s":"\u00e9\"","a":[null,{}]}"#,
+            "not json",
+            "[]",
+        ];
+        for (i, data) in datas.into_iter().enumerate() {
+            let edited = i % 2 == 1;
+            let t = target_properties::Model {
+                id: 7,
+                tenant_id: 1,
+                target_id: 3,
+                external_id: "P 1/é".into(),
+                source_property_id: (!edited).then_some(9),
+                data: data.into(),
+                hash: "h1".into(),
+                synced_hash: Some(if edited { "h0" } else { "h1" }.into()),
+                base_data: Some("{}".into()),
+                last_synced_at: edited.then(|| at("2026-11-22T03:06:46.380903Z")),
+                created_run_id: None,
+                run_id: Some(2),
+                created_at: at("2026-11-21T10:00:00Z"),
+                updated_at: at("2026-11-22T03:06:46.5+01:00"),
+                deleted_at: edited.then(|| at("2026-11-22T04:00:00.000001Z")),
+            };
+            let dto = TargetPropertyDto::from(t.clone()).to_json().unwrap();
+            let listed = ListedProperty::from(t.clone());
+            assert_eq!(written(&TargetPropertyJson(&listed)), dto, "{data}");
+            let s = source_properties::Model {
+                id: 9,
+                tenant_id: 1,
+                source_id: 4,
+                external_id: t.external_id.clone(),
+                data: data.into(),
+                hash: "h2".into(),
+                raw_hash: Some("r".into()),
+                created_run_id: Some(1),
+                run_id: None,
+                created_at: t.created_at,
+                updated_at: t.updated_at,
+                deleted_at: t.deleted_at,
+            };
+            let dto = SourcePropertyDto::from(s.clone()).to_json().unwrap();
+            let listed = ListedProperty::from(s.clone());
+            assert_eq!(written(&SourcePropertyJson(&listed)), dto, "{data}");
+        }
     }
 }

@@ -1,0 +1,212 @@
+//! How many live (not soft-deleted) properties each source and target has, kept by triggers,
+//! so the `X-Total-Count` of an unfiltered property list is one indexed read instead of a
+//! count over every record (4-5 ms per request at 100,000 records).
+//!
+//! Triggers see every write, whichever path or process makes it (imports, syncs, edits,
+//! restores, rollbacks, cleanup, cascading deletes). Tables `source_live_counts` and
+//! `target_live_counts` hold `(owner id, live)`; an owner's count is the sum of its rows.
+//! * SQLite (one writer at a time): one row per owner, created with the owner and updated by
+//!   row triggers when a record is inserted, deleted, soft-deleted or revived.
+//! * PostgreSQL: statement triggers append one delta row per owner and statement (from the
+//!   statement's transition tables, only when the count changes). Appending never waits on
+//!   another transaction, so concurrent imports and syncs do not queue or deadlock on a
+//!   shared counter row; `cleanup` folds the rows of each owner back into one.
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// An owner table, its properties table and the column linking them.
+struct Owner {
+    owners: &'static str,
+    properties: &'static str,
+    owner_id: &'static str,
+}
+
+const OWNERS: [Owner; 2] = [
+    Owner {
+        owners: "sources",
+        properties: "source_properties",
+        owner_id: "source_id",
+    },
+    Owner {
+        owners: "targets",
+        properties: "target_properties",
+        owner_id: "target_id",
+    },
+];
+
+impl Owner {
+    fn counts(&self) -> String {
+        format!("{}_live_counts", &self.owners[..self.owners.len() - 1])
+    }
+
+    fn sqlite_up(&self) -> Vec<String> {
+        let (owners, props, fk, counts) =
+            (self.owners, self.properties, self.owner_id, self.counts());
+        vec![
+            format!(
+                "CREATE TABLE {counts} ({fk} INTEGER PRIMARY KEY NOT NULL \
+                 REFERENCES {owners} (id) ON DELETE CASCADE, live INTEGER NOT NULL)"
+            ),
+            format!(
+                "INSERT INTO {counts} ({fk}, live) SELECT o.id, (SELECT count(*) FROM {props} p \
+                 WHERE p.{fk} = o.id AND p.deleted_at IS NULL) FROM {owners} o"
+            ),
+            format!(
+                "CREATE TRIGGER trg_{counts}_owner AFTER INSERT ON {owners} FOR EACH ROW \
+                 BEGIN INSERT INTO {counts} ({fk}, live) VALUES (NEW.id, 0); END"
+            ),
+            format!(
+                "CREATE TRIGGER trg_{counts}_insert AFTER INSERT ON {props} FOR EACH ROW \
+                 WHEN NEW.deleted_at IS NULL \
+                 BEGIN UPDATE {counts} SET live = live + 1 WHERE {fk} = NEW.{fk}; END"
+            ),
+            format!(
+                "CREATE TRIGGER trg_{counts}_delete AFTER DELETE ON {props} FOR EACH ROW \
+                 WHEN OLD.deleted_at IS NULL \
+                 BEGIN UPDATE {counts} SET live = live - 1 WHERE {fk} = OLD.{fk}; END"
+            ),
+            format!(
+                "CREATE TRIGGER trg_{counts}_update AFTER UPDATE OF deleted_at, {fk} ON {props} \
+                 FOR EACH ROW \
+                 WHEN (OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL) OR OLD.{fk} <> NEW.{fk} \
+                 BEGIN \
+                 UPDATE {counts} SET live = live - 1 WHERE {fk} = OLD.{fk} AND OLD.deleted_at IS NULL; \
+                 UPDATE {counts} SET live = live + 1 WHERE {fk} = NEW.{fk} AND NEW.deleted_at IS NULL; \
+                 END"
+            ),
+        ]
+    }
+
+    fn postgres_up(&self) -> Vec<String> {
+        let (owners, props, fk, counts) =
+            (self.owners, self.properties, self.owner_id, self.counts());
+        // Appends `SELECT owner, delta` rows for owners that still exist (a cascading delete
+        // of the owner removes its properties after the owner itself).
+        let append = |deltas: &str| {
+            format!(
+                "INSERT INTO {counts} ({fk}, live) SELECT d.owner, d.n FROM ({deltas}) d \
+                 WHERE d.n <> 0 AND EXISTS (SELECT 1 FROM {owners} o WHERE o.id = d.owner);"
+            )
+        };
+        let live = |table: &str, sign: &str| {
+            format!(
+                "SELECT {fk} AS owner, {sign}count(*) AS n FROM {table} \
+                 WHERE deleted_at IS NULL GROUP BY {fk}"
+            )
+        };
+        let on_insert = append(&live("new_rows", ""));
+        let on_delete = append(&live("old_rows", "-"));
+        let on_update = append(&format!(
+            "SELECT owner, sum(n) AS n FROM ({} UNION ALL {}) c GROUP BY owner",
+            live("new_rows", ""),
+            live("old_rows", "-")
+        ));
+        vec![
+            format!(
+                "CREATE TABLE {counts} ({fk} BIGINT NOT NULL \
+                 REFERENCES {owners} (id) ON DELETE CASCADE, live BIGINT NOT NULL)"
+            ),
+            format!("CREATE INDEX idx_{counts}_owner ON {counts} ({fk})"),
+            format!(
+                "INSERT INTO {counts} ({fk}, live) SELECT o.id, (SELECT count(*) FROM {props} p \
+                 WHERE p.{fk} = o.id AND p.deleted_at IS NULL) FROM {owners} o"
+            ),
+            format!(
+                "CREATE FUNCTION {counts}_delta() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN \
+                 IF TG_OP = 'INSERT' THEN {on_insert} \
+                 ELSIF TG_OP = 'DELETE' THEN {on_delete} \
+                 ELSE {on_update} \
+                 END IF; \
+                 RETURN NULL; \
+                 END $$"
+            ),
+            format!(
+                "CREATE TRIGGER trg_{counts}_insert AFTER INSERT ON {props} \
+                 REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {counts}_delta()"
+            ),
+            format!(
+                "CREATE TRIGGER trg_{counts}_delete AFTER DELETE ON {props} \
+                 REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {counts}_delta()"
+            ),
+            format!(
+                "CREATE TRIGGER trg_{counts}_update AFTER UPDATE ON {props} \
+                 REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows \
+                 FOR EACH STATEMENT EXECUTE FUNCTION {counts}_delta()"
+            ),
+        ]
+    }
+
+    fn down(&self, backend: DbBackend) -> Vec<String> {
+        let (owners, props, counts) = (self.owners, self.properties, self.counts());
+        let mut sql = vec![
+            format!(
+                "DROP TRIGGER IF EXISTS trg_{counts}_insert{}",
+                on(backend, props)
+            ),
+            format!(
+                "DROP TRIGGER IF EXISTS trg_{counts}_delete{}",
+                on(backend, props)
+            ),
+            format!(
+                "DROP TRIGGER IF EXISTS trg_{counts}_update{}",
+                on(backend, props)
+            ),
+        ];
+        if backend == DbBackend::Postgres {
+            sql.push(format!("DROP FUNCTION IF EXISTS {counts}_delta()"));
+        } else {
+            sql.push(format!(
+                "DROP TRIGGER IF EXISTS trg_{counts}_owner{}",
+                on(backend, owners)
+            ));
+        }
+        sql.push(format!("DROP TABLE IF EXISTS {counts}"));
+        sql
+    }
+}
+
+fn on(backend: DbBackend, table: &str) -> String {
+    if backend == DbBackend::Postgres {
+        format!(" ON {table}")
+    } else {
+        String::new()
+    }
+}
+
+async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
+    for sql in statements {
+        manager.get_connection().execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for owner in &OWNERS {
+            let sql = match manager.get_database_backend() {
+                DbBackend::Postgres => owner.postgres_up(),
+                DbBackend::Sqlite => owner.sqlite_up(),
+                other => {
+                    return Err(DbErr::Migration(format!(
+                        "live counts: unsupported database backend {other:?}"
+                    )));
+                }
+            };
+            run(manager, sql).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let backend = manager.get_database_backend();
+        for owner in OWNERS.iter().rev() {
+            run(manager, owner.down(backend)).await?;
+        }
+        Ok(())
+    }
+}
