@@ -1509,6 +1509,26 @@ async fn kept_live_counts_follow_every_write(db: &DatabaseConnection) {
     targets::delete(db, f.tenant, other.target).await.unwrap();
     sources::delete(db, f.tenant, other.source).await.unwrap();
     assert_live(db, &f, 5, 5, "deleting another source and target").await;
+    // Manual entry counts too.
+    let manual = sources::create(
+        db,
+        f.tenant,
+        sources::NewSource {
+            name: "office".into(),
+            kind: "manual".into(),
+            config: None,
+        },
+    )
+    .await
+    .unwrap();
+    let m = SourceId(manual.id);
+    properties::create_manual(db, f.tenant, m, &json!({"id": "M1"}), &Actor::cli())
+        .await
+        .unwrap();
+    let (_, n) = properties::page_source(db, f.tenant, m, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
 }
 
 /// List pages are read as one aggregated row (or row by row when a value holds the

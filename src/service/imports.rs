@@ -1075,6 +1075,8 @@ pub async fn import(
         "errors": errors.iter().take(1000).collect::<Vec<_>>(),
         "errors_total": errors.len(),
     });
+    super::properties::recount_after_insert(&tx, super::properties::Inserted::Source(source_id))
+        .await?;
     let run = runs::finish(&tx, run, &stats, Some(detail)).await?;
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
