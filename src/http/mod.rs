@@ -2,6 +2,7 @@
 //! [`build_app`], which `serve` runs and the tests drive in-process.
 pub mod api;
 pub mod auth;
+pub mod list_cache;
 pub mod problem;
 
 use poem::http::{HeaderValue, StatusCode, header};
@@ -16,6 +17,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Largest request body accepted (413 above it), chunked bodies included.
     pub max_body_bytes: usize,
+    /// Property list pages served recently (see `list_cache`).
+    pub lists: std::sync::Arc<list_cache::ListCache>,
 }
 
 /// Default request body limit: 64 MiB.
@@ -26,6 +29,7 @@ impl AppState {
         AppState {
             db,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            lists: Default::default(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Cleanup: drop history older than the retention period (and fold the kept property counts,
-//! see `properties::live_count`). The merge base a target needs lives
+//! see `properties::list_state`). The merge base a target needs lives
 //! on the target property itself, never in a snapshot, so no cleanup can remove it.
 use super::runs::{self, RunKind};
 use super::sql::Sql;

@@ -1075,7 +1075,7 @@ pub async fn import(
         "errors": errors.iter().take(1000).collect::<Vec<_>>(),
         "errors_total": errors.len(),
     });
-    super::properties::recount_after_insert(&tx, super::properties::Inserted::Source(source_id))
+    super::properties::recount_after_insert(&tx, super::properties::Owner::Source(source_id))
         .await?;
     let run = runs::finish(&tx, run, &stats, Some(detail)).await?;
     tracing::debug!(

@@ -250,69 +250,102 @@ const TARGET_COUNTS: Counts = Counts {
     owner_id: "target_id",
 };
 
-/// How many live properties a source or target of the tenant has, as kept by the database's
-/// triggers (one indexed read; no count over the records); `None` when it is not the
-/// tenant's.
-async fn live_count(
-    conn: &impl ConnectionTrait,
-    table: &Counts,
-    id: i64,
-    tenant: TenantId,
-) -> AppResult<Option<u64>> {
-    let Counts {
-        owners,
-        counts,
-        owner_id,
-    } = table;
-    let mut q = Sql::new(
-        conn.get_database_backend(),
-        &format!(
-            "SELECT CAST((SELECT coalesce(sum(c.live), 0) FROM {counts} c \
-             WHERE c.{owner_id} = o.id) AS BIGINT) FROM {owners} o WHERE o.id = "
-        ),
-    );
-    q.bind(id).push(" AND o.tenant_id = ").bind(tenant.0);
-    match q.fetch_one(conn).await? {
-        Some(row) => Ok(Some(row.try_get_by_index::<i64>(0)?.max(0) as u64)),
-        None => Ok(None),
-    }
+/// Where a source's or target's property list stands: how many live records it has and a
+/// version that moves with every write to its records (both kept by the database's triggers,
+/// migration `m20261122_000004_live_counts`). A list page read after the version was read
+/// is at least that new, so it can be served again while the version stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListState {
+    pub live: u64,
+    pub version: (i64, i64),
 }
 
-/// Whose records an insert wrote.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Inserted {
+/// Whose records: a source's or a target's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Owner {
     Source(SourceId),
     Target(TargetId),
 }
 
-/// Sets the kept live count of the owner of newly inserted records, inside the inserting
-/// transaction. SQLite keeps no insert trigger (a row trigger costs ~15 % of a bulk import);
-/// its writers are serialised, so a count within the transaction is exact. PostgreSQL's
-/// statement triggers already counted the insert.
+impl Owner {
+    fn counts(self) -> (Counts, i64) {
+        match self {
+            Owner::Source(s) => (SOURCE_COUNTS, s.0),
+            Owner::Target(t) => (TARGET_COUNTS, t.0),
+        }
+    }
+}
+
+/// The list state of a source or target of the tenant (one indexed read; no count over the
+/// records); not found when it is not the tenant's.
+pub async fn list_state(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    owner: Owner,
+) -> AppResult<ListState> {
+    let (
+        Counts {
+            owners,
+            counts,
+            owner_id,
+        },
+        id,
+    ) = owner.counts();
+    let backend = conn.get_database_backend();
+    let select = if backend == sea_orm::DbBackend::Postgres {
+        "CAST(coalesce(sum(c.live), 0) AS BIGINT), count(c.id), CAST(coalesce(max(c.id), 0) AS BIGINT)"
+    } else {
+        "coalesce(sum(c.live), 0), count(c.version), coalesce(max(c.version), 0)"
+    };
+    let mut q = Sql::new(
+        backend,
+        &format!(
+            "SELECT {select} FROM {owners} o LEFT JOIN {counts} c ON c.{owner_id} = o.id \
+             WHERE o.id = "
+        ),
+    );
+    q.bind(id).push(" AND o.tenant_id = ").bind(tenant.0);
+    q.push(" GROUP BY o.id");
+    let not_found = || match owner {
+        Owner::Source(s) => AppError::not_found("source", s),
+        Owner::Target(t) => AppError::not_found("target", t),
+    };
+    let row = q.fetch_one(conn).await?.ok_or_else(not_found)?;
+    Ok(ListState {
+        live: row.try_get_by_index::<i64>(0)?.max(0) as u64,
+        version: (
+            row.try_get_by_index::<i64>(1)?,
+            row.try_get_by_index::<i64>(2)?,
+        ),
+    })
+}
+
+/// Sets the kept live count of the owner of newly inserted records and moves its version,
+/// inside the inserting transaction. SQLite keeps no insert trigger (a row trigger costs ~15 %
+/// of a bulk import); its writers are serialised, so a count within the transaction is exact.
+/// PostgreSQL's statement triggers already counted the insert.
 pub(crate) async fn recount_after_insert(
     conn: &impl ConnectionTrait,
-    owner: Inserted,
+    owner: Owner,
 ) -> AppResult<()> {
     let backend = conn.get_database_backend();
     if backend != sea_orm::DbBackend::Sqlite {
         return Ok(());
     }
-    let (table, id) = match owner {
-        Inserted::Source(s) => (SOURCE_COUNTS, s.0),
-        Inserted::Target(t) => (TARGET_COUNTS, t.0),
-    };
-    let Counts {
-        counts, owner_id, ..
-    } = table;
-    let props = if matches!(owner, Inserted::Source(_)) {
-        "source_properties"
-    } else {
-        "target_properties"
+    let (
+        Counts {
+            counts, owner_id, ..
+        },
+        id,
+    ) = owner.counts();
+    let props = match owner {
+        Owner::Source(_) => "source_properties",
+        Owner::Target(_) => "target_properties",
     };
     let mut q = Sql::new(
         backend,
         &format!(
-            "UPDATE {counts} SET live = (SELECT count(*) FROM {props} \
+            "UPDATE {counts} SET version = version + 1, live = (SELECT count(*) FROM {props} \
              WHERE {owner_id} = {id} AND deleted_at IS NULL) WHERE {owner_id} = "
         ),
     );
@@ -392,9 +425,7 @@ pub async fn page_source(
     source: SourceId,
     filter: &PropertyFilter,
 ) -> AppResult<(Vec<ListedProperty>, u64)> {
-    let live = live_count(conn, &SOURCE_COUNTS, source.0, tenant)
-        .await?
-        .ok_or_else(|| AppError::not_found("source", source))?;
+    let live = list_state(conn, tenant, Owner::Source(source)).await?.live;
     let total = if counts_all_live(filter) {
         debug_assert_eq!(live, source_query(source, filter).count(conn).await?);
         live
@@ -464,9 +495,7 @@ pub async fn page_target(
     target: TargetId,
     filter: &PropertyFilter,
 ) -> AppResult<(Vec<ListedProperty>, u64)> {
-    let live = live_count(conn, &TARGET_COUNTS, target.0, tenant)
-        .await?
-        .ok_or_else(|| AppError::not_found("target", target))?;
+    let live = list_state(conn, tenant, Owner::Target(target)).await?.live;
     let total = if counts_all_live(filter) {
         debug_assert_eq!(live, target_query(target, filter).count(conn).await?);
         live
@@ -665,7 +694,7 @@ pub async fn create_manual(
     }
     .insert(&tx)
     .await?;
-    recount_after_insert(&tx, Inserted::Source(source)).await?;
+    recount_after_insert(&tx, Owner::Source(source)).await?;
     runs::finish(&tx, run, &serde_json::json!({"created": 1}), None).await?;
     tx.commit().await?;
     Ok(created)

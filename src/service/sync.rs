@@ -377,7 +377,7 @@ pub async fn sync(
         stored.push(to_warning(Some(model.id), d));
     }
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "sync: written");
-    super::properties::recount_after_insert(&tx, super::properties::Inserted::Target(target_id))
+    super::properties::recount_after_insert(&tx, super::properties::Owner::Target(target_id))
         .await?;
     runs::finish(&tx, run, &stats, None).await?;
     tx.commit().await?;

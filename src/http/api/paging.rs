@@ -1,6 +1,7 @@
 //! Pagination: `?limit=` (default 100, max 1000) and an opaque `?cursor=`, announced with
 //! `Link: <…>; rel="next"` and `X-Total-Count`.
 use crate::http::problem::{ApiError, bad_request};
+use bytes::Bytes;
 use poem::{IntoResponse, Response};
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
@@ -33,7 +34,7 @@ pub enum ListResponse<T: ToJSON + ParseFromJSON + Send + Sync> {
 /// or by `JsonArray::write` straight from what was read (the property lists, whose records'
 /// stored JSON goes out without being parsed into a tree and serialised again).
 pub struct JsonArray<T> {
-    body: Vec<u8>,
+    body: Bytes,
     of: PhantomData<fn() -> T>,
 }
 
@@ -60,15 +61,19 @@ impl<T> JsonArray<T> {
             write_item(&mut body, item);
         }
         body.push(b']');
+        Self::from_bytes(body.into())
+    }
+
+    /// A body written before.
+    pub fn from_bytes(body: Bytes) -> Self {
         JsonArray {
             body,
             of: PhantomData,
         }
     }
 
-    #[cfg(test)]
-    pub fn body(&self) -> &[u8] {
-        &self.body
+    pub fn bytes(&self) -> Bytes {
+        self.body.clone()
     }
 }
 

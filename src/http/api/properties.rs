@@ -1,15 +1,19 @@
 use super::ApiTags;
+use super::paging::JsonArray;
 use super::paging::{self, ListResponse};
 use crate::entity::{snapshots as snapshot_entity, source_properties, target_properties};
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
+use crate::http::list_cache::{CachedPage, ListKey};
 use crate::http::problem::{ApiResult, bad_request};
+use crate::ids::TenantId;
 use crate::ids::{SnapshotId, SourceId, TargetId};
-use crate::service::properties::{self, ListedProperty, PropertyFilter, has_manual_changes};
+use crate::service::properties::{self, ListedProperty, Owner, PropertyFilter, has_manual_changes};
 use crate::service::snapshots::{self, PropertyKind};
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::{ParseFromJSON, ToJSON};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
@@ -133,6 +137,82 @@ impl Serialize for TargetPropertyJson<'_> {
     }
 }
 
+/// A request for a page of a source's or target's records.
+struct Page {
+    owner: Owner,
+    path: String,
+    /// The query parameters to repeat in the `Link` header (besides `limit` and `cursor`).
+    query: Vec<(String, String)>,
+    filter: PropertyFilter,
+}
+
+impl Page {
+    /// Answers from the pages served before while the owner's records have not changed
+    /// (one indexed read), else reads and writes the page and keeps it.
+    async fn answer<D>(
+        self,
+        state: &AppState,
+        tenant: TenantId,
+        write_item: impl FnMut(&mut Vec<u8>, &ListedProperty),
+    ) -> ApiResult<ListResponse<D>>
+    where
+        D: ToJSON + ParseFromJSON + Send + Sync,
+    {
+        let at = properties::list_state(&state.db, tenant, self.owner).await?;
+        let f = &self.filter;
+        let key = ListKey {
+            owner: self.owner,
+            query: format!(
+                "{:?}",
+                (
+                    &self.query,
+                    &f.after,
+                    f.limit,
+                    f.has_manual_changes,
+                    f.changed_since
+                )
+            ),
+        };
+        let kept = state.lists.get(&key, at);
+        if let (Some(page), false) = (&kept, cfg!(debug_assertions)) {
+            return Ok(ListResponse::Ok(
+                JsonArray::from_bytes(page.body.clone()),
+                page.total,
+                page.link.clone(),
+            ));
+        }
+        let (items, total) = match self.owner {
+            Owner::Source(s) => properties::page_source(&state.db, tenant, s, f).await?,
+            Owner::Target(t) => properties::page_target(&state.db, tenant, t, f).await?,
+        };
+        let response = paging::respond_with(
+            items,
+            total,
+            &self.path,
+            &self.query,
+            f.limit,
+            |p| p.external_id.clone(),
+            write_item,
+        );
+        let ListResponse::Ok(body, total, link) = &response;
+        // Debug builds (the tests) check every page they would have served from the cache.
+        if let Some(page) = kept {
+            debug_assert_eq!(
+                (&page.body, page.total, &page.link),
+                (&body.bytes(), *total, link),
+                "a kept page differs from the records"
+            );
+        }
+        let page = CachedPage {
+            total: *total,
+            link: link.clone(),
+            body: body.bytes(),
+        };
+        state.lists.put(key, at, page);
+        Ok(response)
+    }
+}
+
 fn since(value: Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
     value
         .map(|v| {
@@ -171,23 +251,21 @@ impl PropertiesApi {
             limit,
             ..Default::default()
         };
-        let (items, total) =
-            properties::page_source(&self.0.db, auth.0.tenant, SourceId(id.0), &filter).await?;
         let query: Vec<(String, String)> = changed_since
             .0
             .map(|v| ("changed_since".to_string(), v))
             .into_iter()
             .collect();
-        let path = format!("/sources/{}/properties", id.0);
-        Ok(paging::respond_with(
-            items,
-            total,
-            &path,
-            &query,
-            limit,
-            |p| p.external_id.clone(),
-            |out, p| paging::write_json(out, &SourcePropertyJson(p)),
-        ))
+        let page = Page {
+            owner: Owner::Source(SourceId(id.0)),
+            path: format!("/sources/{}/properties", id.0),
+            query,
+            filter,
+        };
+        page.answer(&self.0, auth.0.tenant, |out, p| {
+            paging::write_json(out, &SourcePropertyJson(p))
+        })
+        .await
     }
 
     /// Get one record of a source
@@ -231,8 +309,6 @@ impl PropertiesApi {
             limit,
             ..Default::default()
         };
-        let (items, total) =
-            properties::page_target(&self.0.db, auth.0.tenant, TargetId(id.0), &filter).await?;
         let mut query = Vec::new();
         if let Some(m) = has_manual_changes.0 {
             query.push(("has_manual_changes".to_string(), m.to_string()));
@@ -240,16 +316,16 @@ impl PropertiesApi {
         if let Some(c) = changed_since.0 {
             query.push(("changed_since".to_string(), c));
         }
-        let path = format!("/targets/{}/properties", id.0);
-        Ok(paging::respond_with(
-            items,
-            total,
-            &path,
-            &query,
-            limit,
-            |p| p.external_id.clone(),
-            |out, p| paging::write_json(out, &TargetPropertyJson(p)),
-        ))
+        let page = Page {
+            owner: Owner::Target(TargetId(id.0)),
+            path: format!("/targets/{}/properties", id.0),
+            query,
+            filter,
+        };
+        page.answer(&self.0, auth.0.tenant, |out, p| {
+            paging::write_json(out, &TargetPropertyJson(p))
+        })
+        .await
     }
 
     /// Get one record of a target
