@@ -361,6 +361,23 @@ async fn duplicate_ids_last_one_wins(db: &DatabaseConnection) {
         .await
         .unwrap();
     assert_eq!(serde_json::from_str::<Value>(&p2.data).unwrap()["price"], 6);
+    // New records are written by plain inserts; a new id that comes again after its first
+    // copy was written (a later batch: 5,000 rows on PostgreSQL) takes the upsert.
+    let g = fixture(db, json!({})).await;
+    let mut records: Vec<Value> = (1..=5001).map(|i| listing(i, 1)).collect();
+    records.push(listing(1, 2));
+    records.push(listing(5001, 3));
+    let out = import(db, &g, records).await;
+    assert_eq!(out.stats.created, 5001);
+    for (id, price) in [("P1", 2), ("P5001", 3)] {
+        let p = properties::get_source(db, g.tenant, g.source, id)
+            .await
+            .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&p.data).unwrap()["price"],
+            price
+        );
+    }
 }
 
 /// Imports `text` as a stream (the path where byte-identical records are not parsed again).

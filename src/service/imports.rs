@@ -523,6 +523,10 @@ struct Pending {
     record: Parsed,
     /// Existing row to snapshot before the write.
     snapshot: Option<i64>,
+    /// No row has this id: not in the source when the import began (imports of a source are
+    /// serialised) and not written earlier by this import. Written by a plain `INSERT`,
+    /// cheaper than an upsert.
+    fresh: bool,
 }
 
 struct Writer<'a> {
@@ -713,6 +717,7 @@ impl Writer<'_> {
         };
         let existing_id = existing.map(|e| e.0);
         let prev = entry.seen();
+        let fresh = existing.is_none() && prev.as_ref().is_none_or(|p| p.pending.is_some());
         let already_snapshotted = prev
             .as_ref()
             .is_some_and(|s| s.snapshotted && s.pending.is_none());
@@ -757,6 +762,7 @@ impl Writer<'_> {
             self.batch.push(Some(Pending {
                 record,
                 snapshot: if snapshot { existing_id } else { None },
+                fresh,
             }));
         }
     }
@@ -794,73 +800,77 @@ impl Writer<'_> {
         .await?;
         let at = now();
         let (tenant, source, run) = (self.tenant.0, self.source.0, self.run.0);
-        let mut rest = batch;
-        while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(self.write_rows()));
-            let rows = std::mem::replace(&mut rest, tail);
-            // The ids are integers of ours, written inline; the record columns are bound.
-            let mut q = Sql::new(
-                self.backend,
-                &format!(
-                    "INSERT INTO source_properties (tenant_id, source_id, external_id, data, \
+        let (fresh, known): (Vec<Pending>, Vec<Pending>) = batch.into_iter().partition(|p| p.fresh);
+        for (mut rest, upsert) in [(fresh, false), (known, true)] {
+            while !rest.is_empty() {
+                let tail = rest.split_off(rest.len().min(self.write_rows()));
+                let rows = std::mem::replace(&mut rest, tail);
+                // The ids are integers of ours, written inline; the record columns are bound.
+                let mut q = Sql::new(
+                    self.backend,
+                    &format!(
+                        "INSERT INTO source_properties (tenant_id, source_id, external_id, data, \
                      hash, raw_hash, created_run_id, run_id, created_at, updated_at) \
                      SELECT {tenant}, {source}, "
-                ),
-            );
-            if self.backend == DbBackend::Postgres {
-                // Four array parameters instead of four per row.
-                let mut columns: [Vec<sea_orm::Value>; 4] = Default::default();
-                for p in rows {
-                    let r = p.record;
-                    columns[2].push(hex::encode(r.hash).into());
-                    columns[3].push(raw_column(&r).into());
-                    columns[0].push(r.external_id.into());
-                    columns[1].push(r.text.into());
-                }
-                q.push("u.e, u.d, u.h, NULLIF(u.r, ''), ");
-                q.push(&format!("{run}, {run}, "))
-                    .bind(at)
-                    .push(", ")
-                    .bind(at)
-                    .push(" FROM UNNEST(");
-                for (i, values) in columns.into_iter().enumerate() {
-                    q.push(if i == 0 { "" } else { ", " })
-                        .bind(sea_orm::Value::Array(
-                            sea_orm::sea_query::ArrayType::String,
-                            Some(Box::new(values)),
-                        ))
-                        .push("::text[]");
-                }
-                q.push(") AS u(e, d, h, r)");
-            } else {
-                q.push("v.column1, v.column2, v.column3, v.column4, ")
-                    .push(&format!("{run}, {run}, "))
-                    .bind(at)
-                    .push(", ")
-                    .bind(at)
-                    .push(" FROM (VALUES ");
-                for (i, p) in rows.into_iter().enumerate() {
-                    let r = p.record;
-                    let raw = r.raw.map(|raw| raw_hash_column(&raw, &r.hash));
-                    q.push(if i == 0 { "(" } else { ", (" })
-                        .bind(r.external_id)
+                    ),
+                );
+                if self.backend == DbBackend::Postgres {
+                    // Four array parameters instead of four per row.
+                    let mut columns: [Vec<sea_orm::Value>; 4] = Default::default();
+                    for p in rows {
+                        let r = p.record;
+                        columns[2].push(hex::encode(r.hash).into());
+                        columns[3].push(raw_column(&r).into());
+                        columns[0].push(r.external_id.into());
+                        columns[1].push(r.text.into());
+                    }
+                    q.push("u.e, u.d, u.h, NULLIF(u.r, ''), ");
+                    q.push(&format!("{run}, {run}, "))
+                        .bind(at)
                         .push(", ")
-                        .bind(r.text)
+                        .bind(at)
+                        .push(" FROM UNNEST(");
+                    for (i, values) in columns.into_iter().enumerate() {
+                        q.push(if i == 0 { "" } else { ", " })
+                            .bind(sea_orm::Value::Array(
+                                sea_orm::sea_query::ArrayType::String,
+                                Some(Box::new(values)),
+                            ))
+                            .push("::text[]");
+                    }
+                    q.push(") AS u(e, d, h, r)");
+                } else {
+                    q.push("v.column1, v.column2, v.column3, v.column4, ")
+                        .push(&format!("{run}, {run}, "))
+                        .bind(at)
                         .push(", ")
-                        .bind(hex::encode(r.hash))
-                        .push(", ")
-                        .bind(raw)
-                        .push(")");
+                        .bind(at)
+                        .push(" FROM (VALUES ");
+                    for (i, p) in rows.into_iter().enumerate() {
+                        let r = p.record;
+                        let raw = r.raw.map(|raw| raw_hash_column(&raw, &r.hash));
+                        q.push(if i == 0 { "(" } else { ", (" })
+                            .bind(r.external_id)
+                            .push(", ")
+                            .bind(r.text)
+                            .push(", ")
+                            .bind(hex::encode(r.hash))
+                            .push(", ")
+                            .bind(raw)
+                            .push(")");
+                    }
+                    // `WHERE true`: SQLite's reading of an upsert after a SELECT needs it.
+                    q.push(") AS v WHERE true");
                 }
-                // `WHERE true`: SQLite's reading of an upsert after a SELECT needs it.
-                q.push(") AS v WHERE true");
+                if upsert {
+                    q.push(
+                        " ON CONFLICT (source_id, external_id) DO UPDATE SET data = excluded.data, \
+                     hash = excluded.hash, raw_hash = excluded.raw_hash, run_id = excluded.run_id, \
+                     updated_at = excluded.updated_at, deleted_at = NULL",
+                    );
+                }
+                q.execute(self.tx).await?;
             }
-            q.push(
-                " ON CONFLICT (source_id, external_id) DO UPDATE SET data = excluded.data, \
-                 hash = excluded.hash, raw_hash = excluded.raw_hash, run_id = excluded.run_id, \
-                 updated_at = excluded.updated_at, deleted_at = NULL",
-            );
-            q.execute(self.tx).await?;
         }
         Ok(())
     }
