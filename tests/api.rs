@@ -38,6 +38,15 @@ struct Reply {
 }
 
 impl<E: Endpoint> Api<E> {
+    /// POSTs `{"name": name}` to `collection` (e.g. `/sources`) and returns the new id.
+    async fn create(&self, collection: &str, name: &str) -> i64 {
+        self.call("POST", collection, Some(json!({ "name": name })))
+            .await
+            .expect(201)["id"]
+            .as_i64()
+            .unwrap()
+    }
+
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
         self.raw(
             method,
@@ -430,12 +439,7 @@ async fn import_sync_edit_resolve_rollback_over_http(db: &DatabaseConnection) {
 
 async fn bad_requests_are_4xx_problems_and_write_nothing(db: &DatabaseConnection) {
     let api = setup(db).await;
-    let s = api
-        .call("POST", "/sources", Some(json!({"name": "portal"})))
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
+    let s = api.create("/sources", "portal").await;
     let import = format!("/sources/{s}/import");
     let key = api.key.clone();
     let send = |body: &'static str, ct: &'static str| {
@@ -550,18 +554,8 @@ async fn bad_requests_are_4xx_problems_and_write_nothing(db: &DatabaseConnection
 
 async fn lists_are_arrays_with_link_and_total_headers(db: &DatabaseConnection) {
     let api = setup(db).await;
-    let s = api
-        .call("POST", "/sources", Some(json!({"name": "portal"})))
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
-    let t = api
-        .call("POST", "/targets", Some(json!({"name": "web"})))
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
+    let s = api.create("/sources", "portal").await;
+    let t = api.create("/targets", "web").await;
     let records: Vec<Value> = (1..=7).map(|i| listing(i, i)).collect();
     api.call(
         "POST",
@@ -607,18 +601,8 @@ async fn lists_are_arrays_with_link_and_total_headers(db: &DatabaseConnection) {
 
 async fn another_tenant_sees_404_everywhere(db: &DatabaseConnection) {
     let a = setup(db).await;
-    let s = a
-        .call("POST", "/sources", Some(json!({"name": "portal"})))
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
-    let t = a
-        .call("POST", "/targets", Some(json!({"name": "web"})))
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
+    let s = a.create("/sources", "portal").await;
+    let t = a.create("/targets", "web").await;
     a.call(
         "POST",
         &format!("/sources/{s}/import"),
@@ -682,12 +666,7 @@ async fn another_tenant_sees_404_everywhere(db: &DatabaseConnection) {
         cli: TestClient::new(build_app(AppState::new(db.clone()))),
         key: key_b.key,
     };
-    let b_source = b
-        .call("POST", "/sources", Some(json!({"name": "mine"})))
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
+    let b_source = b.create("/sources", "mine").await;
     let routes: Vec<(&str, String, Option<Value>)> = vec![
         ("GET", format!("/sources/{s}"), None),
         (
@@ -880,12 +859,7 @@ async fn history_manual_entry_keys_admin_and_cleanup(db: &DatabaseConnection) {
             .expect(200),
         json!([])
     );
-    let other = api
-        .call("POST", "/sources", Some(json!({"name": "feed"})))
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
+    let other = api.create("/sources", "feed").await;
     api.call(
         "POST",
         &format!("/sources/{other}/properties"),
@@ -1044,18 +1018,8 @@ async fn list_pages_follow_every_write(db: &DatabaseConnection) {
     use sync_manager::ids::{SourceId, TargetId, TenantId};
     use sync_manager::service::{Actor, imports, sync};
     let api = setup(db).await;
-    let s = api
-        .call("POST", "/sources", Some(json!({"name": "portal"})))
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
-    let t = api
-        .call("POST", "/targets", Some(json!({"name": "web"})))
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
+    let s = api.create("/sources", "portal").await;
+    let t = api.create("/targets", "web").await;
     let tenant = TenantId(
         api.call("GET", "/tenant", None).await.expect(200)["id"]
             .as_i64()

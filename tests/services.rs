@@ -9,7 +9,7 @@ use sync_manager::domain::stats::SyncAction;
 use sync_manager::entity::{runs, snapshots, source_properties, target_properties, warnings};
 use sync_manager::ids::{SourceId, TargetId, TenantId};
 use sync_manager::service::imports::{self, ImportInput, ImportMode, ImportOptions, ImportOutcome};
-use sync_manager::service::properties::{self, PropertyFilter, has_manual_changes};
+use sync_manager::service::properties::{self, Owner, PropertyFilter, has_manual_changes};
 use sync_manager::service::sync::{self, SyncOptions, SyncOutcome};
 use sync_manager::service::warnings::{Resolution, WarningFilter};
 use sync_manager::service::{
@@ -1460,10 +1460,10 @@ async fn assert_live(db: &DatabaseConnection, f: &Fixture, source: u64, target: 
         changed_since: Some(chrono::DateTime::UNIX_EPOCH),
         ..Default::default()
     };
-    let s = |filter| properties::page_source(db, f.tenant, f.source, filter);
+    let s = |filter| properties::page(db, f.tenant, Owner::Source(f.source), filter);
     let (_, s_kept) = s(&kept).await.unwrap();
     let (_, s_counted) = s(&counted).await.unwrap();
-    let t = |filter| properties::page_target(db, f.tenant, f.target, filter);
+    let t = |filter| properties::page(db, f.tenant, Owner::Target(f.target), filter);
     let (_, t_kept) = t(&kept).await.unwrap();
     let (_, t_counted) = t(&counted).await.unwrap();
     assert_eq!(
@@ -1519,9 +1519,14 @@ async fn kept_live_counts_follow_every_write(db: &DatabaseConnection) {
     assert!(cleaned.snapshots > 0);
     assert_live(db, &f, 5, 5, "a cleanup").await;
     // The other pair kept its own counts, and deleting a target takes its count with it.
-    let (_, s) = properties::page_source(db, f.tenant, other.source, &Default::default())
-        .await
-        .unwrap();
+    let (_, s) = properties::page(
+        db,
+        f.tenant,
+        Owner::Source(other.source),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(s, 1);
     targets::delete(db, f.tenant, other.target).await.unwrap();
     sources::delete(db, f.tenant, other.source).await.unwrap();
@@ -1542,7 +1547,7 @@ async fn kept_live_counts_follow_every_write(db: &DatabaseConnection) {
     properties::create_manual(db, f.tenant, m, &json!({"id": "M1"}), &Actor::cli())
         .await
         .unwrap();
-    let (_, n) = properties::page_source(db, f.tenant, m, &Default::default())
+    let (_, n) = properties::page(db, f.tenant, Owner::Source(m), &Default::default())
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -1587,43 +1592,31 @@ async fn list_pages_show_the_stored_records(db: &DatabaseConnection) {
         assert!(targets.iter().any(|t| t.deleted_at.is_some()));
         assert!(targets.iter().any(|t| t.has_manual_changes()));
         for limit in [1, 4, 1000] {
-            let (mut s_pages, mut t_pages) = (Vec::new(), Vec::new());
-            let mut after: Option<String> = None;
-            loop {
-                let filter = PropertyFilter {
-                    after: after.clone(),
-                    limit,
-                    ..all.clone()
-                };
-                let (page, total) = properties::page_source(db, f.tenant, f.source, &filter)
-                    .await
-                    .unwrap();
-                assert_eq!(total, sources.len() as u64, "{step}");
-                after = page.last().map(|p| p.external_id.clone());
-                s_pages.extend(page);
-                if after.is_none() {
-                    break;
+            let owners = [
+                (Owner::Source(f.source), &sources),
+                (Owner::Target(f.target), &targets),
+            ];
+            for (owner, stored) in owners {
+                let mut pages = Vec::new();
+                let mut after: Option<String> = None;
+                loop {
+                    let filter = PropertyFilter {
+                        after: after.clone(),
+                        limit,
+                        ..all.clone()
+                    };
+                    let (page, total) = properties::page(db, f.tenant, owner, &filter)
+                        .await
+                        .unwrap();
+                    assert_eq!(total, stored.len() as u64, "{step}");
+                    after = page.last().map(|p| p.external_id.clone());
+                    pages.extend(page);
+                    if after.is_none() {
+                        break;
+                    }
                 }
+                assert_eq!(&pages, stored, "{step}, {owner:?}, pages of {limit}");
             }
-            after = None;
-            loop {
-                let filter = PropertyFilter {
-                    after: after.clone(),
-                    limit,
-                    ..all.clone()
-                };
-                let (page, total) = properties::page_target(db, f.tenant, f.target, &filter)
-                    .await
-                    .unwrap();
-                assert_eq!(total, targets.len() as u64, "{step}");
-                after = page.last().map(|p| p.external_id.clone());
-                t_pages.extend(page);
-                if after.is_none() {
-                    break;
-                }
-            }
-            assert_eq!(s_pages, sources, "{step}, pages of {limit}");
-            assert_eq!(t_pages, targets, "{step}, pages of {limit}");
         }
     };
     check("aggregated pages").await;

@@ -35,7 +35,11 @@ pub struct PropertyFilter {
 
 /// Target property has hand edits: its hash differs from what the last sync wrote.
 pub fn has_manual_changes(p: &target_properties::Model) -> bool {
-    p.synced_hash.as_deref() != Some(p.hash.as_str())
+    differs_from_sync(&p.hash, p.synced_hash.as_deref())
+}
+
+fn differs_from_sync(hash: &str, synced_hash: Option<&str>) -> bool {
+    synced_hash != Some(hash)
 }
 
 /// The merge base to keep after a non-sync change of a target property to `new_hash`:
@@ -74,7 +78,7 @@ pub struct ListedProperty {
 impl ListedProperty {
     /// Edited by hand since the last sync (see `has_manual_changes`).
     pub fn has_manual_changes(&self) -> bool {
-        self.synced_hash.as_deref() != Some(self.hash.as_str())
+        differs_from_sync(&self.hash, self.synced_hash.as_deref())
     }
 }
 
@@ -183,12 +187,7 @@ async fn listed_page<E: EntityTrait>(
     let Some(page) = AggPage::fetch(q, conn, columns.len()).await? else {
         return Ok(Some(Vec::new()));
     };
-    let Some(values) = columns
-        .iter()
-        .enumerate()
-        .map(|(i, (_, sep))| page.column(i, *sep))
-        .collect::<Option<Vec<Vec<&str>>>>()
-    else {
+    let Some(rows) = page.rows(columns.iter().map(|(_, sep)| *sep)) else {
         return Ok(None);
     };
     let text = |v: &str| (!v.is_empty()).then(|| v.to_string());
@@ -201,13 +200,7 @@ async fn listed_page<E: EntityTrait>(
             .map_err(|_| ())
     };
     let mut out = Vec::with_capacity(page.rows);
-    let mut columns: Vec<_> = values.into_iter().map(Vec::into_iter).collect();
-    for _ in 0..page.rows {
-        // Every column has one value per row (checked by `AggPage::column`).
-        let row: Vec<&str> = columns
-            .iter_mut()
-            .map(|c| c.next().unwrap_or_default())
-            .collect();
+    for row in rows {
         let v = |i: usize| row[i];
         let (Ok(last_synced_at), Ok(Some(created_at)), Ok(Some(updated_at)), Ok(deleted_at)) =
             (time(v(7)), time(v(8)), time(v(9)), time(v(10)))
@@ -417,29 +410,6 @@ pub async fn list_source(
     Ok(source_page_query(source, filter).all(conn).await?)
 }
 
-/// One page of a source's properties (cursor and limit of `filter`) and how many match the
-/// filter in all; the source is looked up once.
-pub async fn page_source(
-    conn: &impl ConnectionTrait,
-    tenant: TenantId,
-    source: SourceId,
-    filter: &PropertyFilter,
-) -> AppResult<(Vec<ListedProperty>, u64)> {
-    let live = list_state(conn, tenant, Owner::Source(source)).await?.live;
-    let total = if counts_all_live(filter) {
-        debug_assert_eq!(live, source_query(source, filter).count(conn).await?);
-        live
-    } else {
-        source_query(source, filter).count(conn).await?
-    };
-    let page = source_page_query(source, filter);
-    if let Some(listed) = listed_page(conn, page.clone(), SOURCE_LISTED).await? {
-        return Ok((listed, total));
-    }
-    let rows = page.all(conn).await?;
-    Ok((rows.into_iter().map(ListedProperty::from).collect(), total))
-}
-
 fn source_page_query(
     source: SourceId,
     filter: &PropertyFilter,
@@ -487,27 +457,65 @@ pub async fn list_target(
     Ok(target_page_query(target, filter).all(conn).await?)
 }
 
-/// One page of a target's properties (cursor and limit of `filter`) and how many match the
-/// filter in all; the target is looked up once.
-pub async fn page_target(
+/// One page of a source's or target's properties (cursor and limit of `filter`) and how many
+/// match the filter in all.
+pub async fn page(
     conn: &impl ConnectionTrait,
     tenant: TenantId,
-    target: TargetId,
+    owner: Owner,
     filter: &PropertyFilter,
 ) -> AppResult<(Vec<ListedProperty>, u64)> {
-    let live = list_state(conn, tenant, Owner::Target(target)).await?.live;
+    let state = list_state(conn, tenant, owner).await?;
+    page_at(conn, owner, state, filter).await
+}
+
+/// `page`, for an owner whose `list_state` the caller has read (that read is also the check
+/// that the owner is the tenant's).
+pub async fn page_at(
+    conn: &impl ConnectionTrait,
+    owner: Owner,
+    state: ListState,
+    filter: &PropertyFilter,
+) -> AppResult<(Vec<ListedProperty>, u64)> {
+    match owner {
+        Owner::Source(s) => {
+            let all = source_query(s, filter);
+            let page = source_page_query(s, filter);
+            page_of(conn, all, page, SOURCE_LISTED, state, filter).await
+        }
+        Owner::Target(t) => {
+            let all = target_query(t, filter);
+            let page = target_page_query(t, filter);
+            page_of(conn, all, page, TARGET_LISTED, state, filter).await
+        }
+    }
+}
+
+/// The page `page` selects (as one aggregated row when it can) and the total of `all`: the
+/// kept live count when the filter lists every live record.
+async fn page_of<E>(
+    conn: &impl ConnectionTrait,
+    all: sea_orm::Select<E>,
+    page: sea_orm::Select<E>,
+    listed: Listed,
+    state: ListState,
+    filter: &PropertyFilter,
+) -> AppResult<(Vec<ListedProperty>, u64)>
+where
+    E: EntityTrait,
+    E::Model: Into<ListedProperty> + Sync,
+{
     let total = if counts_all_live(filter) {
-        debug_assert_eq!(live, target_query(target, filter).count(conn).await?);
-        live
+        debug_assert_eq!(state.live, all.count(conn).await?);
+        state.live
     } else {
-        target_query(target, filter).count(conn).await?
+        all.count(conn).await?
     };
-    let page = target_page_query(target, filter);
-    if let Some(listed) = listed_page(conn, page.clone(), TARGET_LISTED).await? {
-        return Ok((listed, total));
+    if let Some(rows) = listed_page(conn, page.clone(), listed).await? {
+        return Ok((rows, total));
     }
     let rows = page.all(conn).await?;
-    Ok((rows.into_iter().map(ListedProperty::from).collect(), total))
+    Ok((rows.into_iter().map(Into::into).collect(), total))
 }
 
 fn target_page_query(

@@ -197,6 +197,28 @@ impl AggPage {
         };
         (values.len() == self.rows).then_some(values)
     }
+
+    /// The page's rows, each holding one value per column (`seps`: the columns' separators),
+    /// or `None` if a column does not split into one value per row (see `column`).
+    pub fn rows(&self, seps: impl IntoIterator<Item = Sep>) -> Option<Vec<Vec<&str>>> {
+        let columns = seps
+            .into_iter()
+            .enumerate()
+            .map(|(i, sep)| self.column(i, sep))
+            .collect::<Option<Vec<_>>>()?;
+        let mut columns: Vec<_> = columns.into_iter().map(Vec::into_iter).collect();
+        // Every column has one value per row (checked by `column`).
+        Some(
+            (0..self.rows)
+                .map(|_| {
+                    columns
+                        .iter_mut()
+                        .map(|c| c.next().unwrap_or_default())
+                        .collect()
+                })
+                .collect(),
+        )
+    }
 }
 
 /// An integer of an aggregated column ('' for NULL).

@@ -607,24 +607,13 @@ async fn load_candidates(
         let Some(page) = AggPage::fetch(q, conn, COLUMNS.len()).await? else {
             break;
         };
-        let columns: Option<Vec<Vec<&str>>> = COLUMNS
-            .iter()
-            .enumerate()
-            .map(|(i, (_, sep))| page.column(i, *sep))
-            .collect();
-        let Some(c) = columns else {
+        let Some(rows) = page.rows(COLUMNS.iter().map(|(_, sep)| *sep)) else {
             // An external id holding the separator: read row by row.
             out = load_candidate_rows(conn, source, target).await?;
             break;
         };
         out.reserve(page.rows);
-        let mut columns: Vec<_> = c.into_iter().map(Vec::into_iter).collect();
-        for _ in 0..page.rows {
-            // Every column has one value per row (checked by `AggPage::column`).
-            let v: Vec<&str> = columns
-                .iter_mut()
-                .map(|c| c.next().unwrap_or_default())
-                .collect();
+        for v in rows {
             let source = SourceRow {
                 id: sql::int(v[0])?.unwrap_or_default(),
                 external_id: v[1].to_string(),

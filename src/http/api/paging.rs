@@ -30,20 +30,12 @@ pub enum ListResponse<T: ToJSON + ParseFromJSON + Send + Sync> {
 }
 
 /// A top-level JSON array of `T`, written once into the response body (documented in the
-/// OpenAPI document exactly as `Json<Vec<T>>`). Items are written from their `ToJSON` value,
-/// or by `JsonArray::write` straight from what was read (the property lists, whose records'
+/// OpenAPI document exactly as `Json<Vec<T>>`). `respond` writes items from their `ToJSON`
+/// value; `respond_with` writes them as the caller says (the property lists, whose records'
 /// stored JSON goes out without being parsed into a tree and serialised again).
 pub struct JsonArray<T> {
     body: Bytes,
     of: PhantomData<fn() -> T>,
-}
-
-impl<T: ToJSON> JsonArray<T> {
-    pub fn from_items(items: impl IntoIterator<Item = T>) -> Self {
-        Self::write(items, |out, item| {
-            write_json(out, &item.to_json().unwrap_or(serde_json::Value::Null))
-        })
-    }
 }
 
 impl<T> JsonArray<T> {
@@ -163,12 +155,12 @@ pub fn respond<M, D>(
 where
     D: From<M> + ToJSON + ParseFromJSON + Send + Sync,
 {
-    let link = next_link(path, query, limit, items.len(), items.last().map(cursor_of));
-    ListResponse::Ok(
-        JsonArray::from_items(items.into_iter().map(D::from)),
-        total,
-        link,
-    )
+    respond_with(items, total, path, query, limit, cursor_of, |out, m| {
+        write_json(
+            out,
+            &D::from(m).to_json().unwrap_or(serde_json::Value::Null),
+        )
+    })
 }
 
 /// `respond`, with each item written by `write_item` (see `JsonArray::write`).
@@ -179,13 +171,13 @@ pub fn respond_with<M, D>(
     query: &[(String, String)],
     limit: u64,
     cursor_of: impl Fn(&M) -> String,
-    write_item: impl FnMut(&mut Vec<u8>, &M),
+    write_item: impl FnMut(&mut Vec<u8>, M),
 ) -> ListResponse<D>
 where
     D: ToJSON + ParseFromJSON + Send + Sync,
 {
     let link = next_link(path, query, limit, items.len(), items.last().map(cursor_of));
-    ListResponse::Ok(JsonArray::write(&items, write_item), total, link)
+    ListResponse::Ok(JsonArray::write(items, write_item), total, link)
 }
 
 /// Pages a short list held in memory (sources, keys, the history of one record), ordered by

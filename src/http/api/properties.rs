@@ -153,7 +153,7 @@ impl Page {
         self,
         state: &AppState,
         tenant: TenantId,
-        write_item: impl FnMut(&mut Vec<u8>, &ListedProperty),
+        mut write_item: impl FnMut(&mut Vec<u8>, &ListedProperty),
     ) -> ApiResult<ListResponse<D>>
     where
         D: ToJSON + ParseFromJSON + Send + Sync,
@@ -181,10 +181,7 @@ impl Page {
                 page.link.clone(),
             ));
         }
-        let (items, total) = match self.owner {
-            Owner::Source(s) => properties::page_source(&state.db, tenant, s, f).await?,
-            Owner::Target(t) => properties::page_target(&state.db, tenant, t, f).await?,
-        };
+        let (items, total) = properties::page_at(&state.db, self.owner, at, f).await?;
         let response = paging::respond_with(
             items,
             total,
@@ -192,7 +189,7 @@ impl Page {
             &self.query,
             f.limit,
             |p| p.external_id.clone(),
-            write_item,
+            |out, p| write_item(out, &p),
         );
         let ListResponse::Ok(body, total, link) = &response;
         // Debug builds (the tests) check every page they would have served from the cache.
