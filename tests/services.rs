@@ -2,7 +2,9 @@
 //! real migrations.
 mod common;
 
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, SqlErr, Statement,
+};
 use serde_json::{Value, json};
 use sync_manager::AppError;
 use sync_manager::domain::stats::SyncAction;
@@ -44,6 +46,7 @@ backend_tests!(
     concurrent_syncs_of_one_pair_are_serialised,
     kept_live_counts_follow_every_write,
     list_pages_show_the_stored_records,
+    references_are_kept_by_the_database,
 );
 
 struct Fixture {
@@ -1626,4 +1629,146 @@ async fn list_pages_show_the_stored_records(db: &DatabaseConnection) {
     import(db, &f, vec![odd]).await;
     run_sync(db, &f).await;
     check("row by row").await;
+}
+
+/// Runs `sql`, which must fail as a broken reference (SQLSTATE 23503 / SQLite's FOREIGN KEY).
+async fn refused(db: &DatabaseConnection, sql: &str) {
+    let err = db
+        .execute_unprepared(sql)
+        .await
+        .expect_err(&format!("accepted: {sql}"));
+    assert!(
+        matches!(
+            err.sql_err(),
+            Some(SqlErr::ForeignKeyConstraintViolation(_))
+        ),
+        "{sql}: {err}"
+    );
+}
+
+async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index(0).unwrap()
+}
+
+/// What property rows refer to (tenant, owner, source record) holds whichever way a row is
+/// written, and deleting the referenced rows deletes or clears the references: foreign keys on
+/// SQLite, statement triggers on PostgreSQL (migration 5).
+async fn references_are_kept_by_the_database(db: &DatabaseConnection) {
+    let pg = db.get_database_backend() == DbBackend::Postgres;
+    let a = fixture(db, json!({})).await;
+    let b = fixture(db, json!({})).await;
+    for f in [&a, &b] {
+        import(db, f, vec![listing(1, 1), listing(2, 2)]).await;
+        run_sync(db, f).await;
+    }
+    let (ta, sa, tga) = (a.tenant.0, a.source.0, a.target.0);
+    let (tb, sb) = (b.tenant.0, b.source.0);
+    let at = "'2026-01-01T00:00:00Z'";
+    let source_row = |tenant: i64, source: i64| {
+        format!(
+            "INSERT INTO source_properties (tenant_id, source_id, external_id, data, hash, \
+             created_at, updated_at) VALUES ({tenant}, {source}, 'X', '{{}}', 'h', {at}, {at})"
+        )
+    };
+    let target_row = |tenant: i64, target: i64, source_property: i64| {
+        format!(
+            "INSERT INTO target_properties (tenant_id, target_id, external_id, \
+             source_property_id, data, hash, created_at, updated_at) \
+             VALUES ({tenant}, {target}, 'X', {source_property}, '{{}}', 'h', {at}, {at})"
+        )
+    };
+    let p1 = scalar(
+        db,
+        &format!("SELECT id FROM source_properties WHERE source_id = {sa} AND external_id = 'P1'"),
+    )
+    .await;
+    let before = counts(db).await;
+    refused(db, &source_row(ta, 999_999)).await;
+    refused(db, &source_row(999_999, sa)).await;
+    refused(db, &target_row(ta, 999_999, p1)).await;
+    refused(db, &target_row(ta, tga, 999_999)).await;
+    refused(
+        db,
+        &format!("UPDATE source_properties SET source_id = 999999 WHERE id = {p1}"),
+    )
+    .await;
+    if pg {
+        // PostgreSQL also holds a property to its owner's tenant, and keys still.
+        refused(db, &source_row(tb, sa)).await;
+        refused(db, &target_row(tb, b.target.0, p1)).await;
+        refused(
+            db,
+            &format!("UPDATE sources SET tenant_id = {tb} WHERE id = {sa}"),
+        )
+        .await;
+        refused(
+            db,
+            &format!("UPDATE sources SET id = 999999 WHERE id = {sa}"),
+        )
+        .await;
+        refused(
+            db,
+            &format!("UPDATE source_properties SET id = 999999 WHERE id = {p1}"),
+        )
+        .await;
+    }
+    assert_eq!(counts(db).await, before, "a refused write wrote something");
+    // A written row with good references is accepted; an update keeping them too.
+    db.execute_unprepared(&target_row(ta, tga, p1))
+        .await
+        .unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE target_properties SET hash = 'h2' WHERE target_id = {tga}"
+    ))
+    .await
+    .unwrap();
+
+    // Deleting a source record clears the target records' reference to it.
+    db.execute_unprepared(&format!("DELETE FROM source_properties WHERE id = {p1}"))
+        .await
+        .unwrap();
+    let referring = format!(
+        "SELECT count(*) FROM target_properties WHERE target_id = {tga} \
+         AND source_property_id IS NOT NULL"
+    );
+    assert_eq!(scalar(db, &referring).await, 1);
+    // Deleting a source deletes its records and clears the rest of the references.
+    sources::delete(db, a.tenant, a.source).await.unwrap();
+    let of = |table: &str, column: &str, id: i64| {
+        format!("SELECT count(*) FROM {table} WHERE {column} = {id}")
+    };
+    assert_eq!(
+        scalar(db, &of("source_properties", "source_id", sa)).await,
+        0
+    );
+    assert_eq!(scalar(db, &referring).await, 0);
+    assert_eq!(
+        scalar(db, &of("target_properties", "target_id", tga)).await,
+        3
+    );
+    // Deleting a target deletes its records.
+    targets::delete(db, a.tenant, a.target).await.unwrap();
+    assert_eq!(
+        scalar(db, &of("target_properties", "target_id", tga)).await,
+        0
+    );
+    // Deleting a tenant deletes everything of it, and nothing of another.
+    db.execute_unprepared(&format!("DELETE FROM tenants WHERE id = {tb}"))
+        .await
+        .unwrap();
+    for table in ["source_properties", "target_properties"] {
+        assert_eq!(scalar(db, &of(table, "tenant_id", tb)).await, 0, "{table}");
+    }
+    assert_eq!(
+        scalar(db, &of("source_properties", "source_id", sb)).await,
+        0
+    );
+    let c = fixture(db, json!({})).await;
+    import(db, &c, vec![listing(1, 1)]).await;
+    assert_eq!(run_sync(db, &c).await.stats.created, 1);
 }

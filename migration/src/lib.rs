@@ -5,6 +5,7 @@ mod m20261121_000001_initial;
 mod m20261121_000002_live_property_indexes;
 mod m20261122_000003_source_raw_hash;
 mod m20261122_000004_live_counts;
+mod m20261122_000005_statement_references;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_live_property_indexes::Migration),
             Box::new(m20261122_000003_source_raw_hash::Migration),
             Box::new(m20261122_000004_live_counts::Migration),
+            Box::new(m20261122_000005_statement_references::Migration),
         ]
     }
 }
