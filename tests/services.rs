@@ -461,6 +461,11 @@ async fn byte_identical_reimports_are_unchanged_and_everything_else_is_not(
     assert_eq!(stats(&out), [0, 0, 1, 0, 0]);
     assert_eq!(out.errors.len(), 1);
     assert_eq!(source_value(db, &f, "B").await["v"], 1);
+    // The stored bytes twice: unchanged, the first one superseded.
+    let out = import_bytes(db, &f, r#"[{"id":"B","v":1},{"id":"B","v":1}]"#, opts).await;
+    assert_eq!(stats(&out), [0, 0, 1, 0, 0]);
+    assert_eq!(out.errors.len(), 1);
+    assert_eq!(source_value(db, &f, "B").await["v"], 1);
     // The stored bytes, then a changed version: the change wins.
     let out = import_bytes(db, &f, r#"[{"id":"C","v":1},{"id":"C","v":3}]"#, opts).await;
     assert_eq!(stats(&out), [0, 1, 0, 0, 0]);
