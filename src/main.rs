@@ -35,7 +35,7 @@ async fn main() -> std::process::ExitCode {
             let output = early.output.replace(cli::STDIN_ARG, "-");
             return match early.status {
                 Ok(()) => {
-                    println!("{output}");
+                    cli::write_out(format_args!("{output}\n"));
                     std::process::ExitCode::SUCCESS
                 }
                 Err(()) => {

@@ -486,3 +486,23 @@ fn help_explains_every_command() {
         "{text}"
     );
 }
+
+/// Output into a pipe nobody reads any more (`sync-manager … | head`) ends the command with
+/// status 141, as SIGPIPE ends other programs, not with a panic.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("pipe.db").display());
+    for args in [vec!["--help"], vec!["--database-url", &url, "init"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sync-manager"))
+            .args(&args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

@@ -32,7 +32,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     } else {
         "Removed"
     };
-    println!(
+    outln!(
         "{verb} (older than {} days, before {}): Snapshots: {}, Warnings: {}, Runs: {}",
         out.days,
         when(&out.cutoff),

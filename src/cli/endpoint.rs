@@ -119,7 +119,7 @@ macro_rules! endpoint_cli {
             if json {
                 return print_json(e);
             }
-            println!("{}\t{}\t{}\t{}", e.id, e.name, e.kind, e.config);
+            outln!("{}\t{}\t{}\t{}", e.id, e.name, e.kind, e.config);
             Ok(())
         }
 
@@ -138,7 +138,7 @@ macro_rules! endpoint_cli {
                     };
                     let e = $service::create(&db, a.tenant, new).await?;
                     if !a.json {
-                        println!("Created {} {}", $name, e.id);
+                        outln!("Created {} {}", $name, e.id);
                     }
                     show(&e, a.json)
                 }
@@ -163,7 +163,7 @@ macro_rules! endpoint_cli {
                     if a.json {
                         return print_json(&serde_json::json!({"deleted": a.id}));
                     }
-                    println!("Deleted {} {}", $name, a.id);
+                    outln!("Deleted {} {}", $name, a.id);
                     Ok(())
                 }
             }

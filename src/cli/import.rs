@@ -88,23 +88,28 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     let s = outcome.stats;
     if outcome.dry_run {
-        println!("Dry run, nothing written.");
+        outln!("Dry run, nothing written.");
     }
-    println!(
+    outln!(
         "Created: {}, Updated: {}, Unchanged: {}, Deleted: {}, Restored: {}, Rejected: {}",
-        s.created, s.updated, s.unchanged, s.deleted, s.restored, s.rejected
+        s.created,
+        s.updated,
+        s.unchanged,
+        s.deleted,
+        s.restored,
+        s.rejected
     );
     if let Some(run) = outcome.run_id {
-        println!("Run: {run}");
+        outln!("Run: {run}");
     }
     for e in outcome.errors.iter().take(50) {
         match &e.external_id {
-            Some(id) => println!("  record {} ({id}): {}", e.index, e.reason),
-            None => println!("  record {}: {}", e.index, e.reason),
+            Some(id) => outln!("  record {} ({id}): {}", e.index, e.reason),
+            None => outln!("  record {}: {}", e.index, e.reason),
         }
     }
     if outcome.errors.len() > 50 {
-        println!(
+        outln!(
             "  … and {} more (use --json for all)",
             outcome.errors.len() - 50
         );

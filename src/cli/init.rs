@@ -20,13 +20,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             "admin_key": admin.as_ref().map(|k| k.key.clone()),
         }));
     }
-    println!("Database ready: {}", ctx.database_url);
+    outln!("Database ready: {}", ctx.database_url);
     match admin {
         Some(key) => {
-            println!("Admin key: {}", key.key);
-            println!("Save it now: it is not shown again.");
+            outln!("Admin key: {}", key.key);
+            outln!("Save it now: it is not shown again.");
         }
-        None => println!("An admin key already exists (not shown again)."),
+        None => outln!("An admin key already exists (not shown again)."),
     }
     Ok(())
 }

@@ -73,9 +73,9 @@ fn print_new(key: &keys::NewKey, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(&serde_json::json!({"key": key.model, "api_key": key.key}));
     }
-    println!("Key id: {} (prefix {})", key.model.id, key.model.prefix);
-    println!("API key: {}", key.key);
-    println!("Save it, it is not shown again.");
+    outln!("Key id: {} (prefix {})", key.model.id, key.model.prefix);
+    outln!("API key: {}", key.key);
+    outln!("Save it, it is not shown again.");
     Ok(())
 }
 
@@ -94,7 +94,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     Some(t) => format!("revoked {}", when(&t)),
                     None => "active".into(),
                 };
-                println!("{}\t{}…\t{}\t{}", k.id, k.prefix, k.name, state);
+                outln!("{}\t{}…\t{}\t{}", k.id, k.prefix, k.name, state);
             }
             Ok(())
         }
@@ -103,7 +103,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if a.json {
                 return print_json(&key);
             }
-            println!("Revoked key {} ({}…)", key.id, key.prefix);
+            outln!("Revoked key {} ({}…)", key.id, key.prefix);
             Ok(())
         }
     }

@@ -4,6 +4,30 @@ use argh::FromArgs;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
+/// Writes command output to stdout. When the reader has gone (`sync-manager … | head`), the
+/// process ends at once with status 141, as a program killed by SIGPIPE does, instead of
+/// panicking as `println!` does; other write errors end it with status 1 and a message.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("error: could not write the output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` for command output, through [`write_out`].
+macro_rules! outln {
+    () => {
+        $crate::cli::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod cleanup;
 mod endpoint;
 mod import;
@@ -126,7 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Prints `value` as pretty JSON (for `--json`).
 pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 

@@ -162,7 +162,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                         } else {
                             "live"
                         };
-                        println!(
+                        outln!(
                             "{}\t{}\t{}\tupdated {}",
                             p.external_id,
                             &p.hash[..12],
@@ -186,7 +186,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                         if has_manual_changes(&p) {
                             state.push_str(", edited by hand");
                         }
-                        println!(
+                        outln!(
                             "{}\t{}\t{}\tupdated {}",
                             p.external_id,
                             &p.hash[..12],
@@ -213,7 +213,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 return print_json(&json);
             }
             let data: serde_json::Value = serde_json::from_str(&data)?;
-            println!("{}", serde_json::to_string_pretty(&data)?);
+            outln!("{}", serde_json::to_string_pretty(&data)?);
             Ok(())
         }
         PropertyCommand::Edit(a) => {
@@ -233,7 +233,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if a.json {
                 return print_json(&json);
             }
-            println!("Updated {}", a.external_id);
+            outln!("Updated {}", a.external_id);
             Ok(())
         }
         PropertyCommand::Add(a) => {
@@ -242,7 +242,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if a.json {
                 return print_json(&p);
             }
-            println!("Created {}", p.external_id);
+            outln!("Created {}", p.external_id);
             Ok(())
         }
         PropertyCommand::Delete(a) => {
@@ -251,7 +251,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if a.json {
                 return print_json(&serde_json::json!({"deleted": a.external_id, "run_id": run}));
             }
-            println!("Deleted {}", a.external_id);
+            outln!("Deleted {}", a.external_id);
             Ok(())
         }
     }

@@ -80,7 +80,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if a.json {
                 return print_json(&all);
             }
-            all.iter().for_each(|r| println!("{}", line(r)));
+            all.iter().for_each(|r| outln!("{}", line(r)));
             Ok(())
         }
         RunCommand::Show(a) => {
@@ -88,9 +88,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if a.json {
                 return print_json(&r);
             }
-            println!("{}", line(&r));
+            outln!("{}", line(&r));
             if let Some(detail) = &r.detail {
-                println!("{detail}");
+                outln!("{detail}");
             }
             Ok(())
         }
@@ -99,7 +99,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if a.json {
                 return print_json(&out);
             }
-            println!(
+            outln!(
                 "Rolled back run {}: Restored: {}, Removed: {}, Skipped: {} (run {})",
                 a.run,
                 out.restored,
@@ -108,7 +108,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 out.run_id
             );
             for s in &out.skipped {
-                println!(
+                outln!(
                     "  skipped {} {}: {}",
                     s.property_kind.as_str(),
                     s.external_id,

@@ -81,7 +81,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:8000".to_string());
     let db = ctx.server_db().await?;
     if let Some(key) = keys::ensure_admin_key(&db).await? {
-        println!(
+        outln!(
             "Admin key: {} (save it now: it is not shown again)",
             key.key
         );
@@ -112,7 +112,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         ..AppState::new(db)
     };
     tokio::spawn(daily_cleanup(state.clone()));
-    println!(
+    outln!(
         "Serving on http://{addr} (API docs at http://{addr}/docs, database {})",
         ctx.database_url
     );

@@ -76,13 +76,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 return print_json(&all);
             }
             if all.is_empty() {
-                println!(
+                outln!(
                     "No snapshots: {} has not changed since it was created.",
                     a.external_id
                 );
             }
             for s in all {
-                println!(
+                outln!(
                     "{}\t{}\trun {}\t{}\t{}",
                     s.id,
                     when(&s.created_at),
@@ -98,7 +98,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if a.json {
                 return print_json(&out);
             }
-            println!(
+            outln!(
                 "Restored snapshot {} onto {} property {} (run {})",
                 a.snapshot,
                 out.property_kind.as_str(),

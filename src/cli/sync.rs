@@ -31,7 +31,7 @@ fn show(v: &Option<serde_json::Value>) -> String {
 
 pub(crate) fn print_fields(fields: &[FieldConflict]) {
     for f in fields {
-        println!(
+        outln!(
             "    {}: base {}, source {}, target {}",
             f.field,
             show(&f.base),
@@ -60,12 +60,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     let s = outcome.stats;
     if outcome.dry_run {
-        println!("Dry run, nothing written. Plan:");
+        outln!("Dry run, nothing written. Plan:");
         for p in &outcome.plan {
             if p.fields.is_empty() {
-                println!("  {} {}", p.action.as_str(), p.external_id);
+                outln!("  {} {}", p.action.as_str(), p.external_id);
             } else {
-                println!(
+                outln!(
                     "  {} {} ({})",
                     p.action.as_str(),
                     p.external_id,
@@ -74,17 +74,21 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
-    println!(
+    outln!(
         "Created: {}, Updated: {}, Unchanged: {}, Deleted: {}, Warnings: {}",
-        s.created, s.updated, s.unchanged, s.deleted, s.warnings
+        s.created,
+        s.updated,
+        s.unchanged,
+        s.deleted,
+        s.warnings
     );
     if let Some(run) = outcome.run_id {
-        println!("Run: {run}");
+        outln!("Run: {run}");
     }
     for w in &outcome.warnings {
         match w.id {
-            Some(id) => println!("Warning {id} [{}]: {}", w.kind, w.message),
-            None => println!("Warning [{}]: {}", w.kind, w.message),
+            Some(id) => outln!("Warning {id} [{}]: {}", w.kind, w.message),
+            None => outln!("Warning [{}]: {}", w.kind, w.message),
         }
         print_fields(&w.fields);
     }

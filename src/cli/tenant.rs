@@ -32,10 +32,10 @@ pub async fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<()> {
     if args.json {
         return print_json(&serde_json::json!({"tenant": tenant, "api_key": key.key}));
     }
-    println!("Tenant id: {}", tenant.id);
-    println!("Name: {}", tenant.name);
-    println!("API key: {}", key.key);
-    println!("Save it, it is not shown again.");
+    outln!("Tenant id: {}", tenant.id);
+    outln!("Name: {}", tenant.name);
+    outln!("API key: {}", key.key);
+    outln!("Save it, it is not shown again.");
     Ok(())
 }
 
@@ -46,10 +46,10 @@ pub async fn list(args: ListArgs, ctx: &Ctx) -> anyhow::Result<()> {
         return print_json(&all);
     }
     if all.is_empty() {
-        println!("No tenants yet: create one with `sync-manager create-tenant NAME`.");
+        outln!("No tenants yet: create one with `sync-manager create-tenant NAME`.");
     }
     for t in all {
-        println!(
+        outln!(
             "{}\t{}\tretention {} days\tcreated {}",
             t.id,
             t.name,

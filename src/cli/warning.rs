@@ -62,10 +62,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 return print_json(&all);
             }
             if all.is_empty() {
-                println!("No {}warnings.", if a.all { "" } else { "open " });
+                outln!("No {}warnings.", if a.all { "" } else { "open " });
             }
             for w in &all {
-                println!(
+                outln!(
                     "Warning {} [{}] {} {}: {}",
                     w.id,
                     w.kind,
@@ -83,7 +83,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if a.json {
                 return print_json(&out);
             }
-            println!(
+            outln!(
                 "Resolved warning {} with {} ({}; run {})",
                 a.warning,
                 a.resolution.as_str(),
