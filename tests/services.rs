@@ -47,6 +47,7 @@ backend_tests!(
     kept_live_counts_follow_every_write,
     list_pages_show_the_stored_records,
     references_are_kept_by_the_database,
+    the_references_migration_goes_down_and_up_again,
 );
 
 struct Fixture {
@@ -1776,4 +1777,31 @@ async fn references_are_kept_by_the_database(db: &DatabaseConnection) {
     let c = fixture(db, json!({})).await;
     import(db, &c, vec![listing(1, 1)]).await;
     assert_eq!(run_sync(db, &c).await.stats.created, 1);
+}
+
+/// Migration 5 can be undone (PostgreSQL gets its foreign keys back) and applied again, with
+/// data in the tables; references are refused either way.
+async fn the_references_migration_goes_down_and_up_again(db: &DatabaseConnection) {
+    use migration::{Migrator, MigratorTrait};
+    let f = fixture(db, json!({})).await;
+    import(db, &f, vec![listing(1, 1), listing(2, 2)]).await;
+    run_sync(db, &f).await;
+    let orphan = format!(
+        "INSERT INTO source_properties (tenant_id, source_id, external_id, data, hash, \
+         created_at, updated_at) VALUES ({}, 999999, 'X', '{{}}', 'h', \
+         '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        f.tenant.0
+    );
+    Migrator::down(db, Some(1)).await.unwrap();
+    refused(db, &orphan).await;
+    Migrator::up(db, None).await.unwrap();
+    refused(db, &orphan).await;
+    import(db, &f, vec![listing(1, 5), listing(3, 3)]).await;
+    assert_eq!(run_sync(db, &f).await.stats.created, 1);
+    sources::delete(db, f.tenant, f.source).await.unwrap();
+    assert_eq!(
+        scalar(db, "SELECT count(*) FROM source_properties").await,
+        0,
+        "the source's records went with it"
+    );
 }
