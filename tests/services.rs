@@ -48,6 +48,7 @@ backend_tests!(
     list_pages_show_the_stored_records,
     references_are_kept_by_the_database,
     the_references_migration_goes_down_and_up_again,
+    two_sources_of_a_tenant_are_deleted_at_once,
 );
 
 struct Fixture {
@@ -1693,6 +1694,11 @@ async fn references_are_kept_by_the_database(db: &DatabaseConnection) {
         &format!("SELECT id FROM source_properties WHERE source_id = {sa} AND external_id = 'P1'"),
     )
     .await;
+    let p2 = scalar(
+        db,
+        &format!("SELECT id FROM source_properties WHERE source_id = {sa} AND external_id = 'P2'"),
+    )
+    .await;
     let before = counts(db).await;
     refused(db, &source_row(ta, 999_999)).await;
     refused(db, &source_row(999_999, sa)).await;
@@ -1722,12 +1728,41 @@ async fn references_are_kept_by_the_database(db: &DatabaseConnection) {
             &format!("UPDATE source_properties SET id = 999999 WHERE id = {p1}"),
         )
         .await;
+        // Target records: a reference set by an update is checked too; owners, tenants and
+        // ids stay; nothing is truncated.
+        let other_tenants =
+            format!("(SELECT min(id) FROM source_properties WHERE source_id = {sb})");
+        for set in [
+            "source_property_id = 999999".to_string(),
+            format!("source_property_id = {other_tenants}"),
+            format!("target_id = {}", b.target.0),
+            format!("tenant_id = {tb}"),
+            "id = id + 1000".to_string(),
+        ] {
+            let sql = format!("UPDATE target_properties SET {set} WHERE target_id = {tga}");
+            refused(db, &sql).await;
+        }
+        for table in [
+            "source_properties",
+            "target_properties",
+            "sources CASCADE",
+            "tenants CASCADE",
+        ] {
+            refused(db, &format!("TRUNCATE {table}")).await;
+        }
     }
     assert_eq!(counts(db).await, before, "a refused write wrote something");
-    // A written row with good references is accepted; an update keeping them too.
+    // A written row with good references is accepted; an update keeping them too, and one
+    // setting another record of the tenant.
     db.execute_unprepared(&target_row(ta, tga, p1))
         .await
         .unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE target_properties SET source_property_id = {p2} WHERE target_id = {tga} \
+         AND external_id = 'X'"
+    ))
+    .await
+    .unwrap();
     db.execute_unprepared(&format!(
         "UPDATE target_properties SET hash = 'h2' WHERE target_id = {tga}"
     ))
@@ -1742,7 +1777,7 @@ async fn references_are_kept_by_the_database(db: &DatabaseConnection) {
         "SELECT count(*) FROM target_properties WHERE target_id = {tga} \
          AND source_property_id IS NOT NULL"
     );
-    assert_eq!(scalar(db, &referring).await, 1);
+    assert_eq!(scalar(db, &referring).await, 2);
     // Deleting a source deletes its records and clears the rest of the references.
     sources::delete(db, a.tenant, a.source).await.unwrap();
     let of = |table: &str, column: &str, id: i64| {
@@ -1792,10 +1827,27 @@ async fn the_references_migration_goes_down_and_up_again(db: &DatabaseConnection
          '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
         f.tenant.0
     );
+    // PostgreSQL: the five foreign keys of the property tables go and come back.
+    let keys = "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid IN \
+                ('source_properties'::regclass, 'target_properties'::regclass)";
+    let pg = db.get_database_backend() == DbBackend::Postgres;
+    if pg {
+        assert_eq!(scalar(db, keys).await, 0);
+    }
     Migrator::down(db, Some(1)).await.unwrap();
     refused(db, &orphan).await;
+    if pg {
+        assert_eq!(scalar(db, keys).await, 5);
+        let cascades = "SELECT count(*) FROM pg_constraint WHERE contype = 'f' \
+                        AND confdeltype = 'c' AND conrelid IN \
+                        ('source_properties'::regclass, 'target_properties'::regclass)";
+        assert_eq!(scalar(db, cascades).await, 4);
+    }
     Migrator::up(db, None).await.unwrap();
     refused(db, &orphan).await;
+    if pg {
+        assert_eq!(scalar(db, keys).await, 0);
+    }
     import(db, &f, vec![listing(1, 5), listing(3, 3)]).await;
     assert_eq!(run_sync(db, &f).await.stats.created, 1);
     sources::delete(db, f.tenant, f.source).await.unwrap();
@@ -1803,5 +1855,48 @@ async fn the_references_migration_goes_down_and_up_again(db: &DatabaseConnection
         scalar(db, "SELECT count(*) FROM source_properties").await,
         0,
         "the source's records went with it"
+    );
+}
+
+/// PostgreSQL: deleting two sources of one tenant in concurrent transactions, both synced to
+/// one target, neither waits for the other (clearing a reference locks nothing).
+async fn two_sources_of_a_tenant_are_deleted_at_once(db: &DatabaseConnection) {
+    use sea_orm::TransactionTrait;
+    if db.get_database_backend() != DbBackend::Postgres {
+        return; // SQLite has one writer at a time anyway.
+    }
+    let a = fixture(db, json!({})).await;
+    let b = pair(db, a.tenant, json!({})).await;
+    let b = Fixture {
+        target: a.target,
+        ..b
+    };
+    import(db, &a, vec![listing(1, 1)]).await;
+    import(db, &b, vec![listing(2, 2)]).await;
+    run_sync(db, &a).await;
+    run_sync(db, &b).await;
+    let first = db.begin().await.unwrap();
+    let second = db.begin().await.unwrap();
+    for (tx, source) in [(&first, a.source), (&second, b.source)] {
+        let sql = format!("DELETE FROM sources WHERE id = {}", source.0);
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            tx.execute_unprepared(&sql),
+        )
+        .await
+        .expect("a delete waited for the other transaction")
+        .unwrap();
+    }
+    first.commit().await.unwrap();
+    second.commit().await.unwrap();
+    let referring = format!(
+        "SELECT count(*) FROM target_properties WHERE target_id = {} \
+         AND source_property_id IS NOT NULL",
+        a.target.0
+    );
+    assert_eq!(scalar(db, &referring).await, 0);
+    assert_eq!(
+        scalar(db, "SELECT count(*) FROM source_properties").await,
+        0
     );
 }

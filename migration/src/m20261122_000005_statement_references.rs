@@ -6,22 +6,25 @@
 //!   records), the two of a source property 40 % of the server's time in an import. They are
 //!   replaced by statement triggers that do the same work for all rows a statement wrote at
 //!   once:
-//!   - a property's owner (`source_id` / `target_id`) must exist **and belong to the property's
-//!     tenant** (the old keys checked `tenant_id` only against `tenants`); the owner rows are
-//!     locked `FOR KEY SHARE` as a foreign key does, so an owner cannot be deleted until the
-//!     writing transaction ends;
-//!   - a target property's `source_property_id` must be a record of the property's tenant;
-//!     instead of locking every source record, the writer locks the sources of its tenants
-//!     (`FOR KEY SHARE`), and a statement deleting source records locks their sources `FOR
-//!     UPDATE` before it clears the references, so it waits for such writers and then sees
-//!     their rows;
-//!   - as with a foreign key, an update is checked only where it changes a reference;
+//!   - an inserted property's owner (`source_id` / `target_id`) must exist **and belong to
+//!     the property's tenant** (the old keys checked `tenant_id` only against `tenants`); the
+//!     owner rows are locked `FOR KEY SHARE` as a foreign key does, so an owner cannot be
+//!     deleted until the writing transaction ends;
+//!   - a target property's `source_property_id`, when inserted or set, must be a record of
+//!     the property's tenant; instead of locking every source record, the writer locks the
+//!     sources of the records it refers to (`FOR KEY SHARE`), and a statement deleting source
+//!     records locks their sources `FOR UPDATE` before it clears the references, so it waits
+//!     for such writers and then sees their rows; clearing a reference (the `SET NULL`)
+//!     checks and locks nothing, so concurrent deletes do not wait on each other;
 //!   - deleting a source or target deletes its properties; deleting a source property sets
 //!     `source_property_id` of the target properties made from it to NULL (one statement,
 //!     instead of a scan of `target_properties` per deleted row);
-//!   - the referenced keys (`sources.id/tenant_id`, `targets.id/tenant_id`,
-//!     `source_properties.id`) cannot be changed (no code does; a key's NO ACTION rule
-//!     refused it too);
+//!   - key columns cannot be changed: the referenced ones (`sources.id/tenant_id`,
+//!     `targets.id/tenant_id`; a key's NO ACTION rule refused that too) and what a property
+//!     belongs to (`id`, `tenant_id`, `source_id` / `target_id` of both property tables; no
+//!     code moves a record, and the checks rely on it);
+//!   - `TRUNCATE` of sources, targets and both property tables is refused (it fires no delete
+//!     triggers; `DELETE` does everything);
 //!   - violations raise SQLSTATE 23503 (`foreign_key_violation`), as the keys did.
 //! * SQLite keeps its foreign keys (a lookup in a B-tree per row, cheap there) and gets the
 //!   index its `ON DELETE SET NULL` lacked: deleting a source scanned all target properties
@@ -115,84 +118,80 @@ fn postgres_up() -> Vec<String> {
         owner_id,
     } in OWNED
     {
-        // What written properties reference. An insert checks all its rows; an update only
-        // the rows whose reference it changed (as a foreign key does: a row whose owner is
-        // being deleted may still be updated, e.g. by the clearing below).
-        let check = |rows: &str, owner_changed: &str, source_changed: &str| {
-            // One pass over the rows collects the distinct (owner, tenant) pairs; the owners
-            // are locked as a foreign key locks them, then each pair must be an owner of
-            // that tenant.
-            let mut body = format!(
-                "SELECT array_agg(d.owner_id), array_agg(d.tenant_id) INTO owner_ids, tenant_ids \
-                 FROM (SELECT DISTINCT n.{owner_id} AS owner_id, n.tenant_id FROM {rows} \
-                 {owner_changed}) d; \
-                 PERFORM 1 FROM {owners} o WHERE o.id = ANY (owner_ids) FOR KEY SHARE; {}",
-                refuse(
-                    properties,
-                    &format!("\"{owners}\" of its tenant"),
-                    &format!(
-                        "SELECT u.owner_id, u.tenant_id FROM unnest(owner_ids, tenant_ids) \
-                         AS u(owner_id, tenant_id) WHERE NOT EXISTS (SELECT 1 FROM {owners} o \
-                         WHERE o.id = u.owner_id AND o.tenant_id = u.tenant_id)"
-                    ),
-                    &format!("format('({owner_id}, tenant_id)=(%s, %s)', b.owner_id, b.tenant_id)"),
-                )
-            );
-            if properties == "target_properties" {
-                // A source record is deleted only after its source row is locked `FOR
-                // UPDATE` (`source_properties_clear_references`), so locking the sources of
-                // the tenants keeps the referenced records until this transaction ends,
-                // without locking each of them. Then each reference must be a record of
-                // the property's tenant.
-                let tenants = if source_changed.is_empty() {
-                    "= ANY (tenant_ids)".to_string()
-                } else {
-                    format!("IN (SELECT n.tenant_id FROM {rows} {source_changed})")
-                };
-                body.push_str(&format!(
-                    " PERFORM 1 FROM sources o WHERE o.tenant_id {tenants} FOR KEY SHARE; {}",
+        // Inserted properties: one pass over the rows collects the distinct (owner, tenant)
+        // pairs; the owners are locked as a foreign key locks them, then each pair must be an
+        // owner of that tenant. (Updates cannot change a property's owner or tenant, below.)
+        let mut on_insert = format!(
+            "SELECT array_agg(d.owner_id), array_agg(d.tenant_id) INTO owner_ids, tenant_ids \
+             FROM (SELECT DISTINCT {owner_id} AS owner_id, tenant_id FROM new_rows) d; \
+             PERFORM 1 FROM {owners} o WHERE o.id = ANY (owner_ids) FOR KEY SHARE; {}",
+            refuse(
+                properties,
+                &format!("\"{owners}\" of its tenant"),
+                &format!(
+                    "SELECT u.owner_id, u.tenant_id FROM unnest(owner_ids, tenant_ids) \
+                     AS u(owner_id, tenant_id) WHERE NOT EXISTS (SELECT 1 FROM {owners} o \
+                     WHERE o.id = u.owner_id AND o.tenant_id = u.tenant_id)"
+                ),
+                &format!("format('({owner_id}, tenant_id)=(%s, %s)', b.owner_id, b.tenant_id)"),
+            )
+        );
+        if properties == "target_properties" {
+            // The source records referred to, by inserted rows or by updated rows that set a
+            // new reference (clearing one checks nothing). A source record is deleted only
+            // after its source row is locked `FOR UPDATE`
+            // (`source_properties_clear_references`), and never moves to another source, so
+            // locking the sources of the referred records `FOR KEY SHARE` keeps those records
+            // until this transaction ends without locking each of them; after that lock, each
+            // reference must be a record of the property's tenant.
+            let sources = |rows: &str| {
+                format!(
+                    "SELECT array_agg(DISTINCT s.source_id) INTO source_ids \
+                     FROM source_properties s WHERE s.id IN (SELECT n.source_property_id {rows}); \
+                     PERFORM 1 FROM sources o WHERE o.id = ANY (source_ids) FOR KEY SHARE; {}",
                     refuse(
                         properties,
                         "\"source_properties\" of its tenant",
                         &format!(
-                            "SELECT n.source_property_id FROM {rows} {} \
-                             n.source_property_id IS NOT NULL AND NOT EXISTS \
+                            "SELECT n.source_property_id {rows} AND NOT EXISTS \
                              (SELECT 1 FROM source_properties s WHERE \
-                             s.id = n.source_property_id AND s.tenant_id = n.tenant_id)",
-                            if source_changed.is_empty() {
-                                "WHERE".to_string()
-                            } else {
-                                format!("{source_changed} AND")
-                            }
+                             s.id = n.source_property_id AND s.tenant_id = n.tenant_id)"
                         ),
                         "format('(source_property_id)=(%s)', b.source_property_id)",
                     )
-                ));
-            }
-            body
-        };
-        let on_insert = check("new_rows n", "", "");
-        let on_update = check(
-            "new_rows n JOIN old_rows o ON o.id = n.id",
-            &format!(
-                "WHERE (n.{owner_id}, n.tenant_id) IS DISTINCT FROM (o.{owner_id}, o.tenant_id)"
-            ),
-            "WHERE n.source_property_id IS DISTINCT FROM o.source_property_id",
-        );
-        sql.push(format!(
-            "CREATE FUNCTION {properties}_check_references() RETURNS trigger LANGUAGE plpgsql \
-             AS $$ DECLARE bad text; owner_ids bigint[]; tenant_ids bigint[]; BEGIN \
-             IF TG_OP = 'INSERT' THEN {on_insert} ELSE {on_update} END IF; \
-             RETURN NULL; END $$"
-        ));
+                )
+            };
+            on_insert.push(' ');
+            on_insert.push_str(&sources(
+                "FROM new_rows n WHERE n.source_property_id IS NOT NULL",
+            ));
+            let on_update = sources(
+                "FROM new_rows n JOIN old_rows o ON o.id = n.id \
+                 WHERE n.source_property_id IS NOT NULL \
+                 AND n.source_property_id IS DISTINCT FROM o.source_property_id",
+            );
+            sql.push(format!(
+                "CREATE FUNCTION {properties}_check_references() RETURNS trigger \
+                 LANGUAGE plpgsql AS $$ DECLARE bad text; owner_ids bigint[]; \
+                 tenant_ids bigint[]; source_ids bigint[]; BEGIN \
+                 IF TG_OP = 'INSERT' THEN {on_insert} ELSE {on_update} END IF; \
+                 RETURN NULL; END $$"
+            ));
+            sql.push(format!(
+                "CREATE TRIGGER trg_{properties}_references_update AFTER UPDATE ON {properties} \
+                 REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT \
+                 EXECUTE FUNCTION {properties}_check_references()"
+            ));
+        } else {
+            sql.push(format!(
+                "CREATE FUNCTION {properties}_check_references() RETURNS trigger \
+                 LANGUAGE plpgsql AS $$ DECLARE bad text; owner_ids bigint[]; \
+                 tenant_ids bigint[]; BEGIN {on_insert} RETURN NULL; END $$"
+            ));
+        }
         sql.push(format!(
             "CREATE TRIGGER trg_{properties}_references_insert AFTER INSERT ON {properties} \
              REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT \
-             EXECUTE FUNCTION {properties}_check_references()"
-        ));
-        sql.push(format!(
-            "CREATE TRIGGER trg_{properties}_references_update AFTER UPDATE ON {properties} \
-             REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT \
              EXECUTE FUNCTION {properties}_check_references()"
         ));
 
@@ -227,18 +226,16 @@ fn postgres_up() -> Vec<String> {
             .into(),
     );
 
-    // Referenced keys never change. `UPDATE OF` fires only when a statement sets the column.
+    // Keys never change: the referenced ones (as a key's NO ACTION rule refused) and what a
+    // property belongs to (no code moves one; the checks above rely on it). `UPDATE OF` fires
+    // only when a statement sets the column, so other updates pay nothing.
     sql.push(
         "CREATE FUNCTION refuse_key_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-         RAISE EXCEPTION 'the key of table \"%\" cannot be changed: other rows refer to it', \
+         RAISE EXCEPTION 'the key columns of table \"%\" cannot be changed', \
          TG_TABLE_NAME USING ERRCODE = 'foreign_key_violation'; END $$"
             .into(),
     );
-    for (table, columns) in [
-        ("sources", "id, tenant_id"),
-        ("targets", "id, tenant_id"),
-        ("source_properties", "id"),
-    ] {
+    for (table, columns) in KEY_COLUMNS {
         let changed = columns
             .split(", ")
             .map(|c| format!("OLD.{c} IS DISTINCT FROM NEW.{c}"))
@@ -249,12 +246,50 @@ fn postgres_up() -> Vec<String> {
              WHEN ({changed}) EXECUTE FUNCTION refuse_key_change()"
         ));
     }
+
+    // TRUNCATE fires no row or delete triggers: it would leave records without owners or
+    // references to nothing, and the live counts wrong. DELETE does it all.
+    sql.push(
+        "CREATE FUNCTION refuse_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         RAISE EXCEPTION 'TRUNCATE of \"%\" is refused: it would bypass the triggers that keep \
+         references and counts; use DELETE', TG_TABLE_NAME \
+         USING ERRCODE = 'foreign_key_violation'; END $$"
+            .into(),
+    );
+    for table in TRUNCATE_REFUSED {
+        sql.push(format!(
+            "CREATE TRIGGER trg_{table}_truncate BEFORE TRUNCATE ON {table} \
+             FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate()"
+        ));
+    }
     sql
 }
 
+/// Tables whose key columns cannot change.
+const KEY_COLUMNS: [(&str, &str); 4] = [
+    ("sources", "id, tenant_id"),
+    ("targets", "id, tenant_id"),
+    ("source_properties", "id, tenant_id, source_id"),
+    ("target_properties", "id, tenant_id, target_id"),
+];
+
+/// Tables that cannot be truncated (`TRUNCATE tenants CASCADE` reaches the owners).
+const TRUNCATE_REFUSED: [&str; 4] = [
+    "sources",
+    "targets",
+    "source_properties",
+    "target_properties",
+];
+
 fn postgres_down() -> Vec<String> {
     let mut sql = Vec::new();
-    for table in ["sources", "targets", "source_properties"] {
+    for table in TRUNCATE_REFUSED {
+        sql.push(format!(
+            "DROP TRIGGER IF EXISTS trg_{table}_truncate ON {table}"
+        ));
+    }
+    sql.push("DROP FUNCTION IF EXISTS refuse_truncate()".into());
+    for (table, _) in KEY_COLUMNS {
         sql.push(format!("DROP TRIGGER IF EXISTS trg_{table}_key ON {table}"));
     }
     sql.push("DROP FUNCTION IF EXISTS refuse_key_change()".into());
