@@ -38,6 +38,7 @@ backend_tests!(
     restore_snapshot_of_target_property,
     rollback_sync_run_and_skip_changed_since,
     rollback_import_removes_created_records,
+    rollback_of_a_sync_whose_source_was_deleted,
     cleanup_by_age_keeps_merge_base,
     tenant_isolation,
     api_keys_authenticate_revoke_rotate,
@@ -1081,6 +1082,27 @@ async fn rollback_sync_run_and_skip_changed_since(db: &DatabaseConnection) {
     let again = run_sync(db, &f).await;
     assert_eq!(again.stats.created, 1);
     assert_eq!(target_data(db, &f, "P1").await["price"], 111);
+}
+
+/// The pre-run versions of a sync's records point at source records; when the source was
+/// deleted since, a rollback brings the data back without the link (no broken reference).
+async fn rollback_of_a_sync_whose_source_was_deleted(db: &DatabaseConnection) {
+    let f = fixture(db, json!({})).await;
+    import(db, &f, vec![listing(1, 100)]).await;
+    run_sync(db, &f).await;
+    import(db, &f, vec![listing(1, 111)]).await;
+    let out = run_sync(db, &f).await;
+    assert_eq!(out.stats.updated, 1);
+    sources::delete(db, f.tenant, f.source).await.unwrap();
+    let rb = snaps::rollback_run(db, f.tenant, out.run_id.unwrap(), &Actor::cli())
+        .await
+        .unwrap();
+    assert_eq!((rb.restored, rb.removed, rb.skipped.len()), (1, 0, 0));
+    assert_eq!(target_data(db, &f, "P1").await["price"], 100);
+    let p1 = properties::get_target(db, f.tenant, f.target, "P1")
+        .await
+        .unwrap();
+    assert_eq!(p1.source_property_id, None);
 }
 
 async fn rollback_import_removes_created_records(db: &DatabaseConnection) {

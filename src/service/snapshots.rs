@@ -80,8 +80,8 @@ pub async fn snapshot_ids(
     Ok(())
 }
 
-/// Puts the state recorded in the given snapshots back onto their properties. With
-/// `full_state`, a target also gets back its sync bookkeeping (synced hash, merge base, link).
+/// Puts the state recorded in the given snapshots back onto their properties. A target also
+/// gets back its sync bookkeeping (synced hash, merge base, link).
 async fn apply_snapshots(
     conn: &impl ConnectionTrait,
     kind: PropertyKind,
@@ -97,9 +97,12 @@ async fn apply_snapshots(
             .push(", updated_at = ")
             .bind(at);
         if kind == PropertyKind::Target {
+            // The link comes back only to a source record that still exists (its source may
+            // have been deleted since, which cleared the link).
             q.push(
                 ", synced_hash = s.synced_hash, base_data = s.base_data, \
-                 source_property_id = s.source_property_id",
+                 source_property_id = (SELECT sp.id FROM source_properties AS sp \
+                 WHERE sp.id = s.source_property_id)",
             );
         }
         q.push(" FROM snapshots AS s WHERE s.id IN ")
