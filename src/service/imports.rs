@@ -115,11 +115,12 @@ struct Parsed {
 
 enum Item {
     Ok(Parsed),
-    /// Byte for byte a live record the source holds, so not parsed; its bytes are at `raw` in
-    /// the chunk's buffer, in case the writer needs them after all (a duplicate id).
+    /// Byte for byte a live record the source holds (at `slot` of the writer's index), so not
+    /// parsed; its bytes are at `raw` in the chunk's buffer, in case the writer needs them after
+    /// all (a duplicate id).
     Same {
         index: u64,
-        external_id: String,
+        slot: u32,
         raw: std::ops::Range<usize>,
     },
     Rejected(RecordError),
@@ -137,9 +138,9 @@ enum Message {
     Fatal(String),
 }
 
-/// Raw-bytes hash → external id of the source's live records whose stored `raw_hash` is still
+/// Raw-bytes hash → index slot of the source's live records whose stored `raw_hash` is still
 /// valid: a record read with these exact bytes again is unchanged and needs no parsing.
-type KnownRaw = HashMap<[u8; 32], String, foldhash::fast::RandomState>;
+type KnownRaw = HashMap<[u8; 32], u32, foldhash::fast::RandomState>;
 
 /// The `raw_hash` column: the raw sha256 and the first 16 hex digits of the canonical hash.
 fn raw_hash_column(raw: &[u8; 32], hash: &[u8; 32]) -> String {
@@ -209,12 +210,12 @@ impl ChunkSender {
         self.push(parse_record(self.next_index, value, raw, len_hint))
     }
 
-    fn push_same(&mut self, external_id: &str, bytes: &[u8]) -> bool {
+    fn push_same(&mut self, slot: u32, bytes: &[u8]) -> bool {
         let from = self.chunk.raw.len();
         self.chunk.raw.extend_from_slice(bytes);
         self.push(Item::Same {
             index: self.next_index,
-            external_id: external_id.to_string(),
+            slot,
             raw: from..self.chunk.raw.len(),
         })
     }
@@ -279,7 +280,7 @@ fn pass_on(
     at: json_stream::Position,
 ) -> Result<bool, StreamError> {
     Ok(match known.and_then(|k| k.get(&raw_hash)) {
-        Some(external_id) => sender.push_same(external_id, raw),
+        Some(&slot) => sender.push_same(slot, raw),
         None => sender.push_value(&parse_raw(raw, at)?, Some(raw_hash), raw.len()),
     })
 }
@@ -475,12 +476,6 @@ impl Index {
         self.entries.clear();
     }
 
-    fn get(&self, external_id: &str) -> Option<&Entry> {
-        self.slots
-            .get(external_id)
-            .map(|&slot| &self.entries[slot as usize])
-    }
-
     fn get_mut(&mut self, external_id: &str) -> Option<&mut Entry> {
         self.slots
             .get(external_id)
@@ -488,7 +483,13 @@ impl Index {
     }
 
     fn get_or_insert(&mut self, external_id: &str) -> &mut Entry {
-        let slot = match self.slots.get(external_id) {
+        let slot = self.slot_of(external_id);
+        &mut self.entries[slot as usize]
+    }
+
+    /// The slot of `external_id`, added if new.
+    fn slot_of(&mut self, external_id: &str) -> u32 {
+        match self.slots.get(external_id) {
             Some(&slot) => slot,
             None => {
                 let slot = self.entries.len() as u32;
@@ -496,8 +497,7 @@ impl Index {
                 self.entries.push(Entry::new());
                 slot
             }
-        };
-        &mut self.entries[slot as usize]
+        }
     }
 }
 
@@ -657,6 +657,7 @@ impl Writer<'_> {
         let mut hash = [0u8; 32];
         // A hash that is not 64 hex digits never equals a computed one.
         let _ = hex::decode_to_slice(hash_hex, &mut hash);
+        let slot = self.index.slot_of(external_id);
         if !deleted
             && raw_hash.len() == 80
             && hash_hex.len() == 64
@@ -664,31 +665,31 @@ impl Writer<'_> {
         {
             let mut raw = [0u8; 32];
             if hex::decode_to_slice(&raw_hash[..64], &mut raw).is_ok() {
-                known.insert(raw, external_id.to_string());
+                known.insert(raw, slot);
             }
         }
-        let entry = self.index.get_or_insert(external_id);
+        let entry = &mut self.index.entries[slot as usize];
         entry.id = id;
         entry.hash = hash;
         entry.flags = EXISTS | if deleted { DELETED } else { 0 };
     }
 
-    /// A record byte-identical to the live one stored for its id: unchanged, unless the id
-    /// came up before in this import, in which case it is parsed and taken like any other.
-    fn accept_same(&mut self, index: u64, external_id: String, raw: &[u8]) -> AppResult<()> {
-        let existing = self
-            .index
-            .get(&external_id)
-            .filter(|entry| entry.flags & SEEN == 0)
-            .and_then(Entry::existing);
-        match existing {
-            Some((_, hash, false)) => self.accept(Parsed {
-                index,
-                external_id,
-                text: String::new(),
-                hash,
-                raw: None,
-            }),
+    /// A record byte-identical to the live one stored at `slot`: unchanged (nothing to write),
+    /// unless its id came up before in this import, in which case it is parsed and taken like
+    /// any other.
+    fn accept_same(&mut self, index: u64, slot: u32, raw: &[u8]) -> AppResult<()> {
+        let entry = &mut self.index.entries[slot as usize];
+        match entry.existing() {
+            Some((_, _, false)) if entry.flags & SEEN == 0 => {
+                // What `accept` does for an unchanged record met for the first time.
+                entry.set_seen(Seen {
+                    index,
+                    outcome: Outcome::Unchanged,
+                    pending: None,
+                    snapshotted: false,
+                });
+                count(&mut self.stats, Outcome::Unchanged, 1);
+            }
             _ => {
                 let value: Value = serde_json::from_slice(raw)
                     .map_err(|e| AppError::invalid("data", format!("record {index}: {e}")))?;
@@ -970,9 +971,9 @@ pub async fn import(
                         Item::Ok(parsed) => writer.accept(parsed),
                         Item::Same {
                             index,
-                            external_id,
+                            slot,
                             raw: range,
-                        } => writer.accept_same(index, external_id, &raw[range])?,
+                        } => writer.accept_same(index, slot, &raw[range])?,
                         Item::Rejected(err) => {
                             writer.stats.rejected += 1;
                             writer.errors.push(err);
