@@ -509,6 +509,17 @@ enum Outcome {
     Unchanged,
 }
 
+/// The first record of an id in this import, the same as the live one stored: nothing to write.
+fn take_unchanged(entry: &mut Entry, stats: &mut ImportStats, index: u64) {
+    entry.set_seen(Seen {
+        index,
+        outcome: Outcome::Unchanged,
+        pending: None,
+        snapshotted: false,
+    });
+    count(stats, Outcome::Unchanged, 1);
+}
+
 fn count(stats: &mut ImportStats, outcome: Outcome, delta: i64) {
     let slot = match outcome {
         Outcome::Created => &mut stats.created,
@@ -681,14 +692,7 @@ impl Writer<'_> {
         let entry = &mut self.index.entries[slot as usize];
         match entry.existing() {
             Some((_, _, false)) if entry.flags & SEEN == 0 => {
-                // What `accept` does for an unchanged record met for the first time.
-                entry.set_seen(Seen {
-                    index,
-                    outcome: Outcome::Unchanged,
-                    pending: None,
-                    snapshotted: false,
-                });
-                count(&mut self.stats, Outcome::Unchanged, 1);
+                take_unchanged(entry, &mut self.stats, index)
             }
             _ => {
                 let value: Value = serde_json::from_slice(raw)
@@ -718,6 +722,9 @@ impl Writer<'_> {
         };
         let existing_id = existing.map(|e| e.0);
         let prev = entry.seen();
+        if prev.is_none() && outcome == Outcome::Unchanged {
+            return take_unchanged(entry, &mut self.stats, record.index);
+        }
         let fresh = existing.is_none() && prev.as_ref().is_none_or(|p| p.pending.is_some());
         let already_snapshotted = prev
             .as_ref()
