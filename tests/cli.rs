@@ -39,6 +39,8 @@ impl Env {
             .env_remove("SYNC_MANAGER_LOG")
             // Tiny pages: every paged read (import index, sync candidates) spans several.
             .env("SYNC_MANAGER_PAGE_ROWS", "2")
+            // Imports go on past the input held while the index loads.
+            .env("SYNC_MANAGER_HOLD_ELEMENTS", "2")
             .args(args);
         cmd
     }
@@ -424,6 +426,60 @@ async fn bad_input_gives_clear_errors_and_writes_nothing(env: Env) {
     assert!(err.contains("not valid JSON"), "{err}");
 }
 
+/// A re-import from a file, past the input held while the index loads (two elements here):
+/// records the same as stored are not parsed, every other one is read again from the file, and
+/// each record counts once, whatever the order of an id's duplicates.
+async fn reimport_from_a_file_counts_every_record_once(env: Env) {
+    let (t, s, _) = env.setup("{}");
+    let day1 = day1();
+    env.ok(&["import", &t, &s, p(&env.write("day1.json", &day1))]);
+    let changed = |i: usize| {
+        let mut record = day1[i].clone();
+        record["price"] = json!(1);
+        record
+    };
+    // 0 changed then as stored; 1 changed; 2 as stored; 3 as stored twice; 4 as stored then
+    // changed.
+    let day2 = json!([
+        changed(0),
+        changed(1),
+        day1[2],
+        day1[3],
+        day1[4],
+        day1[3],
+        changed(4),
+        day1[0]
+    ]);
+    let out = env.json(&["import", &t, &s, p(&env.write("day2.json", &day2))]);
+    assert_eq!(
+        out["stats"],
+        json!({"created": 0, "updated": 2, "unchanged": 3, "deleted": 0, "restored": 0,
+               "rejected": 0}),
+        "{out}"
+    );
+    let superseded: Vec<(u64, String)> = out["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["index"].as_u64().unwrap(),
+                e["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let by = |i: u64, later: u64| (i, format!("superseded by record {later} with the same id"));
+    assert_eq!(superseded, [by(3, 5), by(4, 6), by(0, 7)], "{out}");
+    for (id, price) in [("PROP001", 100_000), ("PROP002", 1), ("PROP005", 1)] {
+        let record = env.json(&["property", "show", &t, id, "--source", &s]);
+        let data: Value = serde_json::from_str(record["data"].as_str().unwrap()).unwrap();
+        assert_eq!(data["price"], price, "{id}");
+    }
+    // The same file again: all unchanged.
+    let out = env.json(&["import", &t, &s, p(&env.write("day2.json", &day2))]);
+    assert_eq!(out["stats"]["unchanged"], 5, "{out}");
+}
+
 macro_rules! cli_tests {
     ($($name:ident),*) => {
         mod sqlite { $(
@@ -447,7 +503,8 @@ cli_tests!(
     day1_day2_workflow,
     full_import_and_mass_delete_guard,
     dry_runs_restore_rollback_cleanup,
-    bad_input_gives_clear_errors_and_writes_nothing
+    bad_input_gives_clear_errors_and_writes_nothing,
+    reimport_from_a_file_counts_every_record_once
 );
 
 #[test]

@@ -25,6 +25,7 @@ backend_tests!(
     malformed_input_is_rejected_without_writing,
     duplicate_ids_last_one_wins,
     byte_identical_reimports_are_unchanged_and_everything_else_is_not,
+    byte_identical_reimports_from_a_file,
     full_import_deletes_missing_and_restores_returning,
     full_import_guard_refuses_mass_delete,
     dry_run_import_writes_nothing,
@@ -387,24 +388,25 @@ async fn duplicate_ids_last_one_wins(db: &DatabaseConnection) {
 }
 
 /// Imports `text` as a stream (the path where byte-identical records are not parsed again).
-async fn import_bytes(
+/// Imports `text` as a stream (`file` false) or from a file.
+async fn import_via(
     db: &DatabaseConnection,
     f: &Fixture,
     text: &str,
     opts: ImportOptions,
+    file: bool,
 ) -> ImportOutcome {
-    let reader = std::io::Cursor::new(text.as_bytes().to_vec());
-    imports::import(
-        db,
-        f.tenant,
-        f.source,
-        ImportInput::Reader(Box::new(reader)),
-        opts,
-        &Actor::cli(),
-        None,
-    )
-    .await
-    .unwrap()
+    let input = if file {
+        let mut tmp = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut tmp, text.as_bytes()).unwrap();
+        std::io::Seek::rewind(&mut tmp).unwrap();
+        ImportInput::File(tmp)
+    } else {
+        ImportInput::Reader(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())))
+    };
+    imports::import(db, f.tenant, f.source, input, opts, &Actor::cli(), None)
+        .await
+        .unwrap()
 }
 
 async fn source_value(db: &DatabaseConnection, f: &Fixture, id: &str) -> Value {
@@ -422,7 +424,17 @@ fn stats(out: &ImportOutcome) -> [u64; 5] {
 async fn byte_identical_reimports_are_unchanged_and_everything_else_is_not(
     db: &DatabaseConnection,
 ) {
+    byte_identical_reimports(db, false).await;
+}
+
+/// The same, the input read from a file (read again where needed rather than held).
+async fn byte_identical_reimports_from_a_file(db: &DatabaseConnection) {
+    byte_identical_reimports(db, true).await;
+}
+
+async fn byte_identical_reimports(db: &DatabaseConnection, file: bool) {
     use sea_orm::ConnectionTrait;
+    let import_bytes = async |db, f, text, opts| import_via(db, f, text, opts, file).await;
     let f = fixture(db, json!({})).await;
     let day1 = r#"[{"id":"A","v":1}, {"id":"B","v":1},
         {"id":"C","v":1}]"#;

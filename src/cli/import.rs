@@ -42,8 +42,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         } else {
             let file = std::fs::File::open(&args.file)
                 .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file))?;
-            let size = file.metadata().ok().map(|m| m.len());
-            (ImportInput::Reader(Box::new(file)), size)
+            let meta = file.metadata().ok();
+            let size = meta.as_ref().map(|m| m.len());
+            if meta.is_some_and(|m| m.is_file()) {
+                (ImportInput::File(file), size)
+            } else {
+                // A pipe or a device: read once.
+                (ImportInput::Reader(Box::new(file)), size)
+            }
         };
     let db = ctx.db().await?;
     let bar = std::io::stderr().is_terminal().then(|| match size {

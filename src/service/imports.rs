@@ -57,8 +57,11 @@ pub struct ImportOptions {
 
 /// Where the records come from.
 pub enum ImportInput {
-    /// A JSON array, streamed (a file, stdin, a request body).
+    /// A JSON array, streamed (stdin, a request body).
     Reader(Box<dyn Read + Send>),
+    /// A JSON array in a regular file (from its current position), streamed; what has to be
+    /// read twice is read again from the file instead of being held in memory.
+    File(std::fs::File),
     /// Records already in memory.
     Records(Vec<Value>),
 }
@@ -115,25 +118,17 @@ struct Parsed {
 
 enum Item {
     Ok(Parsed),
-    /// Byte for byte a live record the source holds (at `slot` of the writer's index), so not
-    /// parsed; its bytes are at `raw` in the chunk's buffer, in case the writer needs them after
-    /// all (a duplicate id).
+    /// Byte for byte a live record the source holds (at `slot` of the writer's index), and the
+    /// first record of its id in this import (see `Recognizer`): unchanged, so not parsed.
     Same {
         index: u64,
         slot: u32,
-        raw: std::ops::Range<usize>,
     },
     Rejected(RecordError),
 }
 
-struct Chunk {
-    items: Vec<Item>,
-    /// The bytes of the chunk's `Same` records.
-    raw: Vec<u8>,
-}
-
 enum Message {
-    Chunk(Chunk),
+    Chunk(Vec<Item>),
     /// The input is not a JSON array of records (or could not be read).
     Fatal(String),
 }
@@ -141,6 +136,48 @@ enum Message {
 /// Raw-bytes hash → index slot of the source's live records whose stored `raw_hash` is still
 /// valid: a record read with these exact bytes again is unchanged and needs no parsing.
 type KnownRaw = HashMap<[u8; 32], u32, foldhash::fast::RandomState>;
+
+/// External id → slot in the writer's index.
+type Slots = HashMap<Box<str>, u32, foldhash::fast::RandomState>;
+
+/// What the writer tells the parser once it has read the source's records: the raw hashes it
+/// may pass on unparsed, and the slots of the ids read (slots `0..ids.len()`).
+struct Known {
+    raw: KnownRaw,
+    ids: Arc<Slots>,
+}
+
+/// The parser's use of `Known`: a record byte-identical to a live one is passed on unparsed
+/// only if no record before it in this import had its id (the writer then has nothing to decide
+/// and never needs its bytes); a later record of an id is parsed and taken like any other.
+struct Recognizer {
+    known: Known,
+    /// Slots of ids that a record passed on already had.
+    taken: Vec<bool>,
+}
+
+impl Recognizer {
+    fn new(known: Known) -> Self {
+        let taken = vec![false; known.ids.len()];
+        Recognizer { known, taken }
+    }
+
+    /// The slot to pass a record with these raw bytes on as, or `None` to parse it.
+    fn same(&mut self, raw_hash: &[u8; 32]) -> Option<u32> {
+        let slot = *self.known.raw.get(raw_hash)?;
+        let taken = self.taken.get_mut(slot as usize)?;
+        (!std::mem::replace(taken, true)).then_some(slot)
+    }
+
+    /// A parsed record of `external_id` is passed on.
+    fn parsed(&mut self, external_id: &str) {
+        if let Some(&slot) = self.known.ids.get(external_id)
+            && let Some(taken) = self.taken.get_mut(slot as usize)
+        {
+            *taken = true;
+        }
+    }
+}
 
 /// The `raw_hash` column: the raw sha256 and the first 16 hex digits of the canonical hash.
 fn raw_hash_column(raw: &[u8; 32], hash: &[u8; 32]) -> String {
@@ -181,7 +218,7 @@ fn parse_record(index: u64, value: &Value, raw: Option<[u8; 32]>, len_hint: usiz
 /// Sends parsed records in chunks; false once the receiver is gone.
 struct ChunkSender {
     tx: mpsc::Sender<Message>,
-    chunk: Chunk,
+    chunk: Vec<Item>,
     next_index: u64,
 }
 
@@ -189,18 +226,15 @@ impl ChunkSender {
     fn new(tx: mpsc::Sender<Message>) -> Self {
         ChunkSender {
             tx,
-            chunk: Chunk {
-                items: Vec::with_capacity(PARSE_CHUNK),
-                raw: Vec::new(),
-            },
+            chunk: Vec::with_capacity(PARSE_CHUNK),
             next_index: 0,
         }
     }
 
     fn push(&mut self, item: Item) -> bool {
-        self.chunk.items.push(item);
+        self.chunk.push(item);
         self.next_index += 1;
-        if self.chunk.items.len() >= PARSE_CHUNK {
+        if self.chunk.len() >= PARSE_CHUNK {
             return self.flush();
         }
         true
@@ -210,27 +244,18 @@ impl ChunkSender {
         self.push(parse_record(self.next_index, value, raw, len_hint))
     }
 
-    fn push_same(&mut self, slot: u32, bytes: &[u8]) -> bool {
-        let from = self.chunk.raw.len();
-        self.chunk.raw.extend_from_slice(bytes);
+    fn push_same(&mut self, slot: u32) -> bool {
         self.push(Item::Same {
             index: self.next_index,
             slot,
-            raw: from..self.chunk.raw.len(),
         })
     }
 
     fn flush(&mut self) -> bool {
-        if self.chunk.items.is_empty() {
+        if self.chunk.is_empty() {
             return true;
         }
-        let chunk = std::mem::replace(
-            &mut self.chunk,
-            Chunk {
-                items: Vec::with_capacity(PARSE_CHUNK),
-                raw: Vec::new(),
-            },
-        );
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(PARSE_CHUNK));
         self.tx.blocking_send(Message::Chunk(chunk)).is_ok()
     }
 }
@@ -261,121 +286,290 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-/// Elements read (and raw-hashed) before the writer has read the source's index.
-#[derive(Default)]
-struct Held {
-    bytes: Vec<u8>,
-    elements: Vec<(std::ops::Range<usize>, [u8; 32], json_stream::Position)>,
+/// One element held while the writer reads the source's index.
+struct HeldElement {
+    /// Where its bytes are: in `Held::bytes`, or in the file.
+    offset: u64,
+    len: usize,
+    raw_hash: [u8; 32],
+    at: json_stream::Position,
 }
 
-/// How much input may be held while the source's index loads.
+/// Elements read (and raw-hashed) before the writer has read the source's index: their bytes,
+/// or for a file only where they are (read again if they have to be parsed, which unchanged
+/// records never are).
+struct Held<'f> {
+    /// The file, and where in it the reading began.
+    file: Option<(&'f std::fs::File, u64)>,
+    bytes: Vec<u8>,
+    elements: Vec<HeldElement>,
+}
+
+/// How much input may be held while the source's index loads: bytes of an input that cannot be
+/// read twice, and elements (see `hold_elements`).
 const HOLD_BYTES: usize = 64 << 20;
 
-/// Passes one element on: unparsed if `known` has its raw hash, else parsed.
+/// Elements held at most: 524,288, or `SYNC_MANAGER_HOLD_ELEMENTS` (the CLI tests hold two, so
+/// that imports go on past the limit while the index loads).
+fn hold_elements() -> usize {
+    static ELEMENTS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+        std::env::var("SYNC_MANAGER_HOLD_ELEMENTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(1 << 19)
+    });
+    *ELEMENTS
+}
+/// Bytes read at once when held elements of a file are read again.
+const REREAD_WINDOW: usize = 1 << 20;
+
+impl<'f> Held<'f> {
+    fn new(file: Option<(&'f std::fs::File, u64)>) -> Self {
+        Held {
+            file,
+            bytes: Vec::new(),
+            elements: Vec::new(),
+        }
+    }
+
+    /// Holds one element; false once no more should be held.
+    fn hold(&mut self, raw: &[u8], place: json_stream::Place, raw_hash: [u8; 32]) -> bool {
+        let offset = match self.file {
+            Some((_, start)) => start + place.offset,
+            None => {
+                let from = self.bytes.len();
+                self.bytes.extend_from_slice(raw);
+                from as u64
+            }
+        };
+        self.elements.push(HeldElement {
+            offset,
+            len: raw.len(),
+            raw_hash,
+            at: place.at,
+        });
+        self.elements.len() < hold_elements() && self.bytes.len() < HOLD_BYTES
+    }
+
+    /// Passes on everything held; false once the receiver is gone.
+    fn release(
+        &mut self,
+        sender: &mut ChunkSender,
+        known: &mut Option<Recognizer>,
+    ) -> Result<bool, StreamError> {
+        let mut window = Window::default();
+        for e in std::mem::take(&mut self.elements) {
+            if let Some(slot) = known.as_mut().and_then(|k| k.same(&e.raw_hash)) {
+                if !sender.push_same(slot) {
+                    return Ok(false);
+                }
+                continue;
+            }
+            let raw = self.bytes_of(&e, &mut window)?;
+            if !pass_parsed(sender, known, raw, e.raw_hash, e.at)? {
+                return Ok(false);
+            }
+        }
+        self.bytes = Vec::new();
+        Ok(true)
+    }
+
+    /// The bytes of a held element, read again from the file if need be (and checked against
+    /// the hash taken at the first reading).
+    fn bytes_of<'w>(
+        &'w self,
+        e: &HeldElement,
+        window: &'w mut Window,
+    ) -> Result<&'w [u8], StreamError> {
+        let Some((file, _)) = self.file else {
+            let from = e.offset as usize;
+            return Ok(&self.bytes[from..from + e.len]);
+        };
+        let raw = window
+            .read(file, e.offset, e.len)
+            .map_err(StreamError::Io)?;
+        if <[u8; 32]>::from(Sha256::digest(raw)) != e.raw_hash {
+            return Err(StreamError::Io(std::io::Error::other(
+                "the file changed while it was being imported",
+            )));
+        }
+        Ok(raw)
+    }
+
+    /// The first syntax error in an element held.
+    fn first_error(&self) -> Option<StreamError> {
+        let mut window = Window::default();
+        self.elements.iter().find_map(|e| {
+            self.bytes_of(e, &mut window)
+                .and_then(|raw| parse_raw(raw, e.at).map(|_| ()))
+                .err()
+        })
+    }
+}
+
+/// A window of a file read at an offset, for reading held elements again in order.
+#[derive(Default)]
+struct Window {
+    start: u64,
+    buf: Vec<u8>,
+    /// How much of `buf` holds bytes of the file.
+    filled: usize,
+}
+
+impl Window {
+    fn read(&mut self, file: &std::fs::File, offset: u64, len: usize) -> std::io::Result<&[u8]> {
+        use std::os::unix::fs::FileExt;
+        let inside = offset >= self.start && offset + len as u64 <= self.start + self.filled as u64;
+        if !inside {
+            if self.buf.len() < len.max(REREAD_WINDOW) {
+                self.buf.resize(len.max(REREAD_WINDOW), 0);
+            }
+            self.start = offset;
+            self.filled = 0;
+            while self.filled < self.buf.len() {
+                match file.read_at(&mut self.buf[self.filled..], offset + self.filled as u64) {
+                    Ok(0) => break,
+                    Ok(n) => self.filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if self.filled < len {
+                return Err(std::io::Error::other(
+                    "the file changed while it was being imported",
+                ));
+            }
+        }
+        let from = (offset - self.start) as usize;
+        Ok(&self.buf[from..from + len])
+    }
+}
+
+/// Passes one element on: unparsed if `known` says so, else parsed.
 fn pass_on(
     sender: &mut ChunkSender,
-    known: Option<&KnownRaw>,
+    known: &mut Option<Recognizer>,
     raw: &[u8],
     raw_hash: [u8; 32],
     at: json_stream::Position,
 ) -> Result<bool, StreamError> {
-    Ok(match known.and_then(|k| k.get(&raw_hash)) {
-        Some(&slot) => sender.push_same(slot, raw),
-        None => sender.push_value(&parse_raw(raw, at)?, Some(raw_hash), raw.len()),
-    })
+    if let Some(slot) = known.as_mut().and_then(|k| k.same(&raw_hash)) {
+        return Ok(sender.push_same(slot));
+    }
+    pass_parsed(sender, known, raw, raw_hash, at)
 }
 
-/// Passes on everything held; false once the receiver is gone.
-fn release(
-    held: &mut Held,
+/// Parses one element and passes it on.
+fn pass_parsed(
     sender: &mut ChunkSender,
-    known: Option<&KnownRaw>,
+    known: &mut Option<Recognizer>,
+    raw: &[u8],
+    raw_hash: [u8; 32],
+    at: json_stream::Position,
 ) -> Result<bool, StreamError> {
-    let Held { bytes, elements } = std::mem::take(held);
-    for (range, raw_hash, at) in elements {
-        if !pass_on(sender, known, &bytes[range], raw_hash, at)? {
-            return Ok(false);
-        }
+    let item = parse_record(
+        sender.next_index,
+        &parse_raw(raw, at)?,
+        Some(raw_hash),
+        raw.len(),
+    );
+    if let (Some(known), Item::Ok(parsed)) = (known.as_mut(), &item) {
+        known.parsed(&parsed.external_id);
     }
-    Ok(true)
+    Ok(sender.push(item))
 }
 
 /// Runs on its own thread: parses, canonicalises and hashes, sending chunks to the writer.
-/// Until the writer has read the source's index and sent over the raw hashes it `known`,
-/// elements are only scanned and raw-hashed, and held (up to `HOLD_BYTES`); after that,
-/// records byte-identical to a live one are passed on unparsed.
+/// Until the writer has read the source's index and sent over what it `known`s, elements are
+/// only scanned and raw-hashed, and held; after that, records byte-identical to a live one are
+/// passed on unparsed.
 fn produce(
     input: ImportInput,
-    known: std::sync::mpsc::Receiver<KnownRaw>,
+    known: std::sync::mpsc::Receiver<Known>,
     tx: mpsc::Sender<Message>,
     bytes: Arc<AtomicU64>,
 ) {
     let mut sender = ChunkSender::new(tx.clone());
-    match input {
+    let result = match input {
         ImportInput::Records(records) => {
             for value in &records {
                 if !sender.push_value(value, None, 512) {
                     return;
                 }
             }
+            Ok(())
+        }
+        ImportInput::Reader(reader) => scan(reader, Held::new(None), &known, &mut sender, bytes),
+        ImportInput::File(file) => match std::io::Seek::stream_position(&mut &file) {
+            Ok(start) => scan(
+                &file,
+                Held::new(Some((&file, start))),
+                &known,
+                &mut sender,
+                bytes,
+            ),
+            Err(e) => Err(StreamError::Io(e)),
+        },
+    };
+    let msg = match result {
+        Ok(()) => {
             sender.flush();
+            return;
         }
-        ImportInput::Reader(reader) => {
-            let reader = CountingReader {
-                inner: reader,
-                count: bytes,
-            };
-            let mut known_now: Option<KnownRaw> = None;
-            let mut waiting = true;
-            let mut held = Held::default();
-            let result = json_stream::for_each_element(reader, 1 << 18, |raw, at| {
-                let raw_hash: [u8; 32] = Sha256::digest(raw).into();
-                if waiting {
-                    match known.try_recv() {
-                        Ok(k) => known_now = Some(k),
-                        Err(std::sync::mpsc::TryRecvError::Empty) => {
-                            let from = held.bytes.len();
-                            held.bytes.extend_from_slice(raw);
-                            held.elements.push((from..held.bytes.len(), raw_hash, at));
-                            if held.bytes.len() < HOLD_BYTES {
-                                return Ok(Flow::Continue);
-                            }
-                            known_now = known.recv().ok();
-                        }
-                        // The writer is gone.
-                        Err(std::sync::mpsc::TryRecvError::Disconnected) => return Ok(Flow::Stop),
+        Err(StreamError::Io(e)) => format!("could not read the input: {e}"),
+        Err(e) => format!("the input must be a JSON array of records: {e}"),
+    };
+    let _ = tx.blocking_send(Message::Fatal(msg));
+}
+
+/// `produce` for input read as a stream of bytes.
+fn scan(
+    reader: impl Read,
+    mut held: Held,
+    known: &std::sync::mpsc::Receiver<Known>,
+    sender: &mut ChunkSender,
+    bytes: Arc<AtomicU64>,
+) -> Result<(), StreamError> {
+    let reader = CountingReader {
+        inner: reader,
+        count: bytes,
+    };
+    let mut known_now: Option<Recognizer> = None;
+    let mut waiting = true;
+    let result = json_stream::for_each_element(reader, 1 << 18, |raw, place| {
+        let raw_hash: [u8; 32] = Sha256::digest(raw).into();
+        if waiting {
+            match known.try_recv() {
+                Ok(k) => known_now = Some(Recognizer::new(k)),
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    if held.hold(raw, place, raw_hash) {
+                        return Ok(Flow::Continue);
                     }
+                    known_now = known.recv().ok().map(Recognizer::new);
                     waiting = false;
-                    if !release(&mut held, &mut sender, known_now.as_ref())? {
-                        return Ok(Flow::Stop);
-                    }
+                    let more = held.release(sender, &mut known_now)?;
+                    return Ok(if more { Flow::Continue } else { Flow::Stop });
                 }
-                let more = pass_on(&mut sender, known_now.as_ref(), raw, raw_hash, at)?;
-                Ok(if more { Flow::Continue } else { Flow::Stop })
-            });
-            let result = match result {
-                Ok(()) if waiting => {
-                    known_now = known.recv().ok();
-                    release(&mut held, &mut sender, known_now.as_ref()).map(|_| ())
-                }
-                // An element held unparsed may hold the first error of the input.
-                Err(e) => Err(held
-                    .elements
-                    .iter()
-                    .find_map(|(range, _, at)| parse_raw(&held.bytes[range.clone()], *at).err())
-                    .unwrap_or(e)),
-                ok => ok,
-            };
-            let msg = match result {
-                Ok(()) => {
-                    sender.flush();
-                    return;
-                }
-                Err(StreamError::Io(e)) => format!("could not read the input: {e}"),
-                Err(e) => format!("the input must be a JSON array of records: {e}"),
-            };
-            let _ = tx.blocking_send(Message::Fatal(msg));
+                // The writer is gone.
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Ok(Flow::Stop),
+            }
+            waiting = false;
+            if !held.release(sender, &mut known_now)? {
+                return Ok(Flow::Stop);
+            }
         }
+        let more = pass_on(sender, &mut known_now, raw, raw_hash, place.at)?;
+        Ok(if more { Flow::Continue } else { Flow::Stop })
+    });
+    match result {
+        Ok(()) if waiting => {
+            known_now = known.recv().ok().map(Recognizer::new);
+            held.release(sender, &mut known_now).map(|_| ())
+        }
+        // An element held unparsed may hold the first error of the input.
+        Err(e) => Err(held.first_error().unwrap_or(e)),
+        ok => ok,
     }
 }
 
@@ -454,10 +648,13 @@ impl Entry {
     }
 }
 
-/// External id → entry: a slim hash table of positions into one vector of entries.
+/// External id → entry: slim hash tables of positions into one vector of entries. The ids read
+/// from the database are shared with the parser once read (`freeze`); ids new to the source
+/// go to `added`.
 #[derive(Default)]
 struct Index {
-    slots: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
+    loaded: Arc<Slots>,
+    added: Slots,
     entries: Vec<Entry>,
 }
 
@@ -467,19 +664,33 @@ impl Index {
     }
 
     fn reserve(&mut self, n: usize) {
-        self.slots.reserve(n);
+        self.added.reserve(n);
         self.entries.reserve(n);
     }
 
     fn clear(&mut self) {
-        self.slots.clear();
+        self.loaded = Arc::default();
+        self.added.clear();
         self.entries.clear();
     }
 
-    fn get_mut(&mut self, external_id: &str) -> Option<&mut Entry> {
-        self.slots
+    /// Ends the loading: the ids so far become the shared `loaded` ones.
+    fn freeze(&mut self) -> Arc<Slots> {
+        debug_assert!(self.loaded.is_empty(), "an index is frozen once");
+        self.loaded = Arc::new(std::mem::take(&mut self.added));
+        self.loaded.clone()
+    }
+
+    fn find(&self, external_id: &str) -> Option<u32> {
+        self.loaded
             .get(external_id)
-            .map(|&slot| &mut self.entries[slot as usize])
+            .or_else(|| self.added.get(external_id))
+            .copied()
+    }
+
+    fn get_mut(&mut self, external_id: &str) -> Option<&mut Entry> {
+        self.find(external_id)
+            .map(|slot| &mut self.entries[slot as usize])
     }
 
     fn get_or_insert(&mut self, external_id: &str) -> &mut Entry {
@@ -489,11 +700,11 @@ impl Index {
 
     /// The slot of `external_id`, added if new.
     fn slot_of(&mut self, external_id: &str) -> u32 {
-        match self.slots.get(external_id) {
-            Some(&slot) => slot,
+        match self.find(external_id) {
+            Some(slot) => slot,
             None => {
                 let slot = self.entries.len() as u32;
-                self.slots.insert(external_id.into(), slot);
+                self.added.insert(external_id.into(), slot);
                 self.entries.push(Entry::new());
                 slot
             }
@@ -685,29 +896,21 @@ impl Writer<'_> {
         entry.flags = EXISTS | if deleted { DELETED } else { 0 };
     }
 
-    /// A record byte-identical to the live one stored at `slot`: unchanged (nothing to write),
-    /// unless its id came up before in this import, in which case it is parsed and taken like
-    /// any other.
-    fn accept_same(&mut self, index: u64, slot: u32, raw: &[u8]) -> AppResult<()> {
-        let entry = &mut self.index.entries[slot as usize];
-        match entry.existing() {
-            Some((_, _, false)) if entry.flags & SEEN == 0 => {
-                take_unchanged(entry, &mut self.stats, index)
-            }
-            _ => {
-                let value: Value = serde_json::from_slice(raw)
-                    .map_err(|e| AppError::invalid("data", format!("record {index}: {e}")))?;
-                let raw_hash: [u8; 32] = Sha256::digest(raw).into();
-                match parse_record(index, &value, Some(raw_hash), raw.len()) {
-                    Item::Ok(parsed) => self.accept(parsed),
-                    Item::Rejected(err) => {
-                        self.stats.rejected += 1;
-                        self.errors.push(err);
-                    }
-                    Item::Same { .. } => unreachable!("parse_record parses"),
-                }
-            }
-        }
+    /// A record byte-identical to the live one stored at `slot`, the first of its id in this
+    /// import (the parser sees to both): unchanged, nothing to write.
+    fn accept_same(&mut self, index: u64, slot: u32) -> AppResult<()> {
+        let entry = self
+            .index
+            .entries
+            .get_mut(slot as usize)
+            .filter(|e| e.flags & (EXISTS | DELETED | SEEN) == EXISTS)
+            .ok_or_else(|| {
+                AppError::Db(sea_orm::DbErr::Custom(format!(
+                    "import: record {index} was passed on unparsed as the live record of slot \
+                     {slot}, which is not one (a bug)"
+                )))
+            })?;
+        take_unchanged(entry, &mut self.stats, index);
         Ok(())
     }
 
@@ -934,7 +1137,7 @@ pub async fn import(
     let settings = super::sources::settings(&source);
 
     let (chan_tx, mut chan_rx) = mpsc::channel::<Message>(PARSE_BACKLOG);
-    let (known_tx, known_rx) = std::sync::mpsc::sync_channel::<KnownRaw>(1);
+    let (known_tx, known_rx) = std::sync::mpsc::sync_channel::<Known>(1);
     let bytes = Arc::new(AtomicU64::new(0));
     let producer_bytes = bytes.clone();
     let producer = std::thread::Builder::new()
@@ -958,10 +1161,13 @@ pub async fn import(
         dry_run: opts.dry_run,
     };
     let started = std::time::Instant::now();
-    let known = writer.load_index().await?;
+    let known = Known {
+        raw: writer.load_index().await?,
+        ids: writer.index.freeze(),
+    };
     tracing::debug!(
         rows = writer.index.len(),
-        unparsed_candidates = known.len(),
+        unparsed_candidates = known.raw.len(),
         ms = started.elapsed().as_millis() as u64,
         "import: source index loaded"
     );
@@ -971,16 +1177,12 @@ pub async fn import(
     let mut records = 0u64;
     while let Some(message) = chan_rx.recv().await {
         match message {
-            Message::Chunk(Chunk { items, raw }) => {
+            Message::Chunk(items) => {
                 records += items.len() as u64;
                 for item in items {
                     match item {
                         Item::Ok(parsed) => writer.accept(parsed),
-                        Item::Same {
-                            index,
-                            slot,
-                            raw: range,
-                        } => writer.accept_same(index, slot, &raw[range])?,
+                        Item::Same { index, slot } => writer.accept_same(index, slot)?,
                         Item::Rejected(err) => {
                             writer.stats.rejected += 1;
                             writer.errors.push(err);

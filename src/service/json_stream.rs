@@ -62,6 +62,8 @@ struct Scanner<R> {
     column: usize,
     anchor: usize,
     chunk: usize,
+    /// Bytes of the input dropped from the front of `buf` so far.
+    dropped: u64,
 }
 
 impl<R: Read> Scanner<R> {
@@ -104,6 +106,7 @@ impl<R: Read> Scanner<R> {
         if keep_from > 0 {
             self.sync(keep_from);
             self.buf.drain(..keep_from);
+            self.dropped += keep_from as u64;
             self.pos -= keep_from;
             self.anchor -= keep_from;
         }
@@ -199,11 +202,20 @@ impl<R: Read> Scanner<R> {
     }
 }
 
-/// Calls `on_element(bytes, start)` for each element of the JSON array in `reader`.
+/// Where an element is in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// Line and column of its first byte.
+    pub at: Position,
+    /// Byte offset of its first byte.
+    pub offset: u64,
+}
+
+/// Calls `on_element(bytes, place)` for each element of the JSON array in `reader`.
 pub fn for_each_element(
     reader: impl Read,
     chunk: usize,
-    mut on_element: impl FnMut(&[u8], Position) -> Result<Flow, StreamError>,
+    mut on_element: impl FnMut(&[u8], Place) -> Result<Flow, StreamError>,
 ) -> Result<(), StreamError> {
     let mut s = Scanner {
         reader,
@@ -214,6 +226,7 @@ pub fn for_each_element(
         column: 1,
         anchor: 0,
         chunk,
+        dropped: 0,
     };
     if s.peek_token()? != Some(b'[') {
         return Err(s.syntax("expected `[` (a JSON array of records)"));
@@ -230,7 +243,9 @@ pub fn for_each_element(
             }
             let at = s.here();
             let (from, to) = s.element()?;
-            if let Flow::Stop = on_element(&s.buf[from..to], at)? {
+            // `element` may have dropped bytes before `from` (never after `at` was taken).
+            let offset = s.dropped + from as u64;
+            if let Flow::Stop = on_element(&s.buf[from..to], Place { at, offset })? {
                 return Ok(());
             }
             match s.peek_token()? {
@@ -258,8 +273,11 @@ mod tests {
 
     fn split(input: &str, chunk: usize) -> Result<Vec<(String, Position)>, String> {
         let mut out = Vec::new();
-        for_each_element(input.as_bytes(), chunk, |bytes, at| {
-            out.push((String::from_utf8(bytes.to_vec()).unwrap(), at));
+        for_each_element(input.as_bytes(), chunk, |bytes, place| {
+            // Each element is where its offset says.
+            let offset = place.offset as usize;
+            assert_eq!(&input.as_bytes()[offset..offset + bytes.len()], bytes);
+            out.push((String::from_utf8(bytes.to_vec()).unwrap(), place.at));
             Ok(Flow::Continue)
         })
         .map_err(|e| e.to_string())?;
