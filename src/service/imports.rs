@@ -179,6 +179,32 @@ impl Recognizer {
     }
 }
 
+/// 32 bytes from 64 hex digits (either case), or `None` (a table lookup per digit: the source's
+/// index decodes two such hashes per record).
+fn hex32(text: &[u8]) -> Option<[u8; 32]> {
+    const NIBBLES: [u8; 256] = {
+        let mut table = [0xFF; 256];
+        let mut i = 0;
+        while i < 16 {
+            table[b"0123456789abcdef"[i] as usize] = i as u8;
+            table[b"0123456789ABCDEF"[i] as usize] = i as u8;
+            i += 1;
+        }
+        table
+    };
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    let mut invalid = 0u8;
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        let (high, low) = (NIBBLES[pair[0] as usize], NIBBLES[pair[1] as usize]);
+        invalid |= high | low;
+        *byte = (high << 4) | (low & 0x0F);
+    }
+    (invalid < 16).then_some(out)
+}
+
 /// The `raw_hash` column: the raw sha256 and the first 16 hex digits of the canonical hash.
 fn raw_hash_column(raw: &[u8; 32], hash: &[u8; 32]) -> String {
     let mut text = hex::encode(raw);
@@ -876,19 +902,17 @@ impl Writer<'_> {
         raw_hash: &str,
         known: &mut KnownRaw,
     ) {
-        let mut hash = [0u8; 32];
         // A hash that is not 64 hex digits never equals a computed one.
-        let _ = hex::decode_to_slice(hash_hex, &mut hash);
+        let hash = hex32(hash_hex.as_bytes()).unwrap_or([0; 32]);
         let slot = self.index.slot_of(external_id);
+        let (raw_hash, hash_hex) = (raw_hash.as_bytes(), hash_hex.as_bytes());
         if !deleted
             && raw_hash.len() == 80
             && hash_hex.len() == 64
             && raw_hash[64..] == hash_hex[..16]
+            && let Some(raw) = hex32(&raw_hash[..64])
         {
-            let mut raw = [0u8; 32];
-            if hex::decode_to_slice(&raw_hash[..64], &mut raw).is_ok() {
-                known.insert(raw, slot);
-            }
+            known.insert(raw, slot);
         }
         let entry = &mut self.index.entries[slot as usize];
         entry.id = id;
@@ -1324,4 +1348,26 @@ async fn lock_source(tx: &DatabaseTransaction, source: SourceId) -> AppResult<()
         q.execute(tx).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex32;
+
+    #[test]
+    fn hex32_decodes_what_hex_encodes_and_nothing_else() {
+        let bytes: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(5));
+        let lower = hex::encode(bytes);
+        assert_eq!(hex32(lower.as_bytes()), Some(bytes));
+        assert_eq!(hex32(lower.to_uppercase().as_bytes()), Some(bytes));
+        assert_eq!(hex32(&[b'f'; 64]), Some([0xFF; 32]));
+        assert_eq!(hex32(&[b'0'; 64]), Some([0; 32]));
+        for bad in [b'g', b'G', b' ', b'-', 0xC3, b'/', b':', b'@', b'`'] {
+            let mut text = lower.clone().into_bytes();
+            text[17] = bad;
+            assert_eq!(hex32(&text), None, "{bad}");
+        }
+        assert_eq!(hex32(&lower.as_bytes()[..62]), None);
+        assert_eq!(hex32(format!("{lower}00").as_bytes()), None);
+    }
 }
