@@ -38,7 +38,7 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     // Serialising a &str into a Vec cannot fail.
     serde_json::to_writer(&mut *out, s).expect("writing a string into memory");
 }
@@ -56,6 +56,11 @@ pub fn canonical_string(value: &Value) -> String {
 pub fn canonical_and_hash(value: &Value, capacity: usize) -> (String, [u8; 32]) {
     let mut out = Vec::with_capacity(capacity.max(64));
     write_canonical(value, &mut out);
+    finish_canonical(out)
+}
+
+/// Canonical text written into `out`, as a string, and its sha256.
+pub(crate) fn finish_canonical(out: Vec<u8>) -> (String, [u8; 32]) {
     let hash = Sha256::digest(&out).into();
     // Only valid UTF-8 is ever written.
     (

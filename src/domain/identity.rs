@@ -33,6 +33,11 @@ pub fn extract_external_id(record: &Value) -> Result<String, IdentityError> {
         Some(v) if !v.is_null() => v,
         _ => map.get("id").ok_or(IdentityError::Missing)?,
     };
+    identity_of(field)
+}
+
+/// The external id a record's `external_id` (or `id`) field gives.
+pub fn identity_of(field: &Value) -> Result<String, IdentityError> {
     match field {
         Value::String(s) if s.is_empty() => Err(IdentityError::Invalid("an empty string")),
         Value::String(s) => Ok(s.clone()),

@@ -1,5 +1,6 @@
 //! Pure logic with no I/O: canonical JSON and hashing, record identity, three-way merge,
 //! JSON merge patch, and the stats types every operation reports.
+pub mod borrowed;
 pub mod canonical;
 pub mod identity;
 pub mod kinds;

@@ -6,8 +6,9 @@ use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
 use super::sql::{self, AggPage, CHUNK, Sep, Sql, page_rows};
 use super::{Actor, now};
+use crate::domain::borrowed::Node;
 use crate::domain::canonical::canonical_and_hash;
-use crate::domain::identity::extract_external_id;
+use crate::domain::identity::{IdentityError, extract_external_id};
 use crate::domain::stats::{ImportStats, RecordError};
 use crate::entity::warnings;
 use crate::error::{AppError, AppResult};
@@ -222,9 +223,21 @@ fn raw_column(record: &Parsed) -> String {
 
 /// `len_hint`: about how long the record's canonical text will be.
 fn parse_record(index: u64, value: &Value, raw: Option<[u8; 32]>, len_hint: usize) -> Item {
-    match extract_external_id(value) {
+    record_item(index, extract_external_id(value), raw, || {
+        canonical_and_hash(value, len_hint)
+    })
+}
+
+/// A record with this identity (or none), canonicalised by `canonical` if it has one.
+fn record_item(
+    index: u64,
+    external_id: Result<String, IdentityError>,
+    raw: Option<[u8; 32]>,
+    canonical: impl FnOnce() -> (String, [u8; 32]),
+) -> Item {
+    match external_id {
         Ok(external_id) => {
-            let (text, hash) = canonical_and_hash(value, len_hint);
+            let (text, hash) = canonical();
             Item::Ok(Parsed {
                 index,
                 external_id,
@@ -494,12 +507,14 @@ fn pass_parsed(
     raw_hash: [u8; 32],
     at: json_stream::Position,
 ) -> Result<bool, StreamError> {
-    let item = parse_record(
-        sender.next_index,
-        &parse_raw(raw, at)?,
-        Some(raw_hash),
-        raw.len(),
-    );
+    let index = sender.next_index;
+    let item = match Node::parse(raw) {
+        // Without a tree of owned values; the same id, text and hash.
+        Some(node) => record_item(index, node.external_id(), Some(raw_hash), || {
+            node.canonical_and_hash(raw.len())
+        }),
+        None => parse_record(index, &parse_raw(raw, at)?, Some(raw_hash), raw.len()),
+    };
     if let (Some(known), Item::Ok(parsed)) = (known.as_mut(), &item) {
         known.parsed(&parsed.external_id);
     }
