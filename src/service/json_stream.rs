@@ -66,6 +66,20 @@ struct Scanner<R> {
     dropped: u64,
 }
 
+/// Characters in UTF-8 text: the bytes that are not continuation bytes (`0b10xx_xxxx`), summed
+/// in 8-bit lanes a block at a time, which compiles to a few vector instructions per 16 bytes
+/// (every element's position is counted this way).
+fn count_chars(text: &[u8]) -> usize {
+    text.chunks(255)
+        .map(|block| {
+            block
+                .iter()
+                .map(|&b| u8::from((b as i8) >= -0x40))
+                .fold(0u8, u8::wrapping_add) as usize
+        })
+        .sum()
+}
+
 impl<R: Read> Scanner<R> {
     /// Moves the anchor to `to`, counting the lines and characters in between.
     fn sync(&mut self, to: usize) {
@@ -78,8 +92,7 @@ impl<R: Read> Scanner<R> {
             }
             None => span,
         };
-        // Count characters, not UTF-8 continuation bytes.
-        self.column += rest.iter().filter(|&&b| b & 0xC0 != 0x80).count();
+        self.column += count_chars(rest);
         self.anchor = to;
     }
 
@@ -331,6 +344,14 @@ mod tests {
                 let err = split(input, chunk).unwrap_err();
                 assert!(err.contains(needle), "{input:?} chunk {chunk}: {err}");
             }
+        }
+    }
+
+    #[test]
+    fn characters_are_counted_not_bytes() {
+        for text in ["", "a", "é", "😀x", "aé😀ü\u{7f}"] {
+            let long = text.repeat(300);
+            assert_eq!(count_chars(long.as_bytes()), long.chars().count(), "{text}");
         }
     }
 
