@@ -7,7 +7,7 @@ use super::snapshots::{PropertyKind, snapshot_ids};
 use super::sql::{self, AggPage, CHUNK, Sep, Sql, page_rows};
 use super::{Actor, now};
 use crate::domain::borrowed::Node;
-use crate::domain::canonical::canonical_and_hash;
+use crate::domain::canonical::{canonical_and_hash, hex_lower, push_hex};
 use crate::domain::identity::{IdentityError, extract_external_id};
 use crate::domain::stats::{ImportStats, RecordError};
 use crate::entity::warnings;
@@ -208,9 +208,10 @@ fn hex32(text: &[u8]) -> Option<[u8; 32]> {
 
 /// The `raw_hash` column: the raw sha256 and the first 16 hex digits of the canonical hash.
 fn raw_hash_column(raw: &[u8; 32], hash: &[u8; 32]) -> String {
-    let mut text = hex::encode(raw);
-    text.push_str(&hex::encode(&hash[..8]));
-    text
+    let mut text = Vec::with_capacity(80);
+    push_hex(raw, &mut text);
+    push_hex(&hash[..8], &mut text);
+    String::from_utf8(text).expect("hex digits are ASCII")
 }
 
 /// `raw_hash` for the PostgreSQL array insert: empty for none (turned into NULL there).
@@ -1069,7 +1070,7 @@ impl Writer<'_> {
                     let mut columns: [Vec<sea_orm::Value>; 4] = Default::default();
                     for p in rows {
                         let r = p.record;
-                        columns[2].push(hex::encode(r.hash).into());
+                        columns[2].push(hex_lower(&r.hash).into());
                         columns[3].push(raw_column(&r).into());
                         columns[0].push(r.external_id.into());
                         columns[1].push(r.text.into());
@@ -1104,7 +1105,7 @@ impl Writer<'_> {
                             .push(", ")
                             .bind(r.text)
                             .push(", ")
-                            .bind(hex::encode(r.hash))
+                            .bind(hex_lower(&r.hash))
                             .push(", ")
                             .bind(raw)
                             .push(")");
