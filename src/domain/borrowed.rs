@@ -3,7 +3,7 @@
 //! parsing into a `serde_json::Value` (`crate::domain::canonical`), at a fraction of the
 //! allocations; the import's parser uses it for every record it has to parse.
 use super::canonical::{finish_canonical, write_string};
-use super::identity::{IdentityError, identity_of};
+use super::identity::{IdentityError, identity_field, identity_of};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value};
 use std::borrow::Cow;
@@ -49,10 +49,7 @@ impl<'a> Node<'a> {
         if !matches!(self, Node::Object(_)) {
             return Err(IdentityError::NotAnObject);
         }
-        let field = match self.get("external_id") {
-            Some(v) if *v != Node::Null => v,
-            _ => self.get("id").ok_or(IdentityError::Missing)?,
-        };
+        let field = identity_field(|key| self.get(key), |v| *v == Node::Null)?;
         // The identity rules look at the field's kind, and at its text for strings and
         // numbers only.
         identity_of(&match field {
@@ -73,14 +70,7 @@ impl<'a> Node<'a> {
             Node::Bool(true) => out.extend_from_slice(b"true"),
             Node::Bool(false) => out.extend_from_slice(b"false"),
             Node::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
-            // Borrowed: no escape in the input, so nothing serde_json would escape (JSON text
-            // holds no raw `"`, `\\` or control character inside a string).
-            Node::String(Cow::Borrowed(s)) => {
-                out.push(b'"');
-                out.extend_from_slice(s.as_bytes());
-                out.push(b'"');
-            }
-            Node::String(Cow::Owned(s)) => write_string(s, out),
+            Node::String(s) => write_text(s, out),
             Node::Array(items) => {
                 out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
@@ -103,14 +93,7 @@ impl<'a> Node<'a> {
                         out.push(b',');
                     }
                     first = false;
-                    match key {
-                        Cow::Borrowed(k) => {
-                            out.push(b'"');
-                            out.extend_from_slice(k.as_bytes());
-                            out.push(b'"');
-                        }
-                        Cow::Owned(k) => write_string(k, out),
-                    }
+                    write_text(key, out);
                     out.push(b':');
                     value.write_canonical(out);
                 }
@@ -124,6 +107,24 @@ impl<'a> Node<'a> {
         let mut out = Vec::with_capacity(capacity.max(64));
         self.write_canonical(&mut out);
         finish_canonical(out)
+    }
+}
+
+/// A string as serde_json writes it.
+#[expect(
+    clippy::ptr_arg,
+    reason = "whether the text is borrowed is what this looks at"
+)]
+fn write_text(text: &Cow<str>, out: &mut Vec<u8>) {
+    match text {
+        // Borrowed: no escape in the input, so nothing serde_json would escape (JSON text
+        // holds no raw `"`, `\\` or control character inside a string).
+        Cow::Borrowed(s) => {
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+        Cow::Owned(s) => write_string(s, out),
     }
 }
 
@@ -188,16 +189,16 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Number::from_f64(v).map_or(Node::Null, Node::Number))
     }
 
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Node::String(Cow::Borrowed(v)))
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Text.visit_borrowed_str(v).map(Node::String)
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Node::String(Cow::Owned(v.to_owned())))
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Text.visit_str(v).map(Node::String)
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Node::String(Cow::Owned(v)))
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Text.visit_string(v).map(Node::String)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {

@@ -84,6 +84,32 @@ pub fn push_hex(bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// 32 bytes from 64 hex digits (either case), or `None` (a table lookup per digit: the source's
+/// index decodes two such hashes per record).
+pub fn hex32(text: &[u8]) -> Option<[u8; 32]> {
+    const NIBBLES: [u8; 256] = {
+        let mut table = [0xFF; 256];
+        let mut i = 0;
+        while i < 16 {
+            table[b"0123456789abcdef"[i] as usize] = i as u8;
+            table[b"0123456789ABCDEF"[i] as usize] = i as u8;
+            i += 1;
+        }
+        table
+    };
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    let mut invalid = 0u8;
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        let (high, low) = (NIBBLES[pair[0] as usize], NIBBLES[pair[1] as usize]);
+        invalid |= high | low;
+        *byte = (high << 4) | (low & 0x0F);
+    }
+    (invalid < 16).then_some(out)
+}
+
 /// Lowercase hex of some bytes.
 pub fn hex_lower(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(bytes.len() * 2);
@@ -183,6 +209,23 @@ mod tests {
             h.chars()
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         );
+    }
+
+    #[test]
+    fn hex32_decodes_what_hex_encodes_and_nothing_else() {
+        let bytes: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(5));
+        let lower = hex::encode(bytes);
+        assert_eq!(hex32(lower.as_bytes()), Some(bytes));
+        assert_eq!(hex32(lower.to_uppercase().as_bytes()), Some(bytes));
+        assert_eq!(hex32(&[b'f'; 64]), Some([0xFF; 32]));
+        assert_eq!(hex32(&[b'0'; 64]), Some([0; 32]));
+        for bad in [b'g', b'G', b' ', b'-', 0xC3, b'/', b':', b'@', b'`'] {
+            let mut text = lower.clone().into_bytes();
+            text[17] = bad;
+            assert_eq!(hex32(&text), None, "{bad}");
+        }
+        assert_eq!(hex32(&lower.as_bytes()[..62]), None);
+        assert_eq!(hex32(format!("{lower}00").as_bytes()), None);
     }
 
     #[test]

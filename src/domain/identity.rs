@@ -29,11 +29,19 @@ pub fn extract_external_id(record: &Value) -> Result<String, IdentityError> {
     let Value::Object(map) = record else {
         return Err(IdentityError::NotAnObject);
     };
-    let field = match map.get("external_id") {
-        Some(v) if !v.is_null() => v,
-        _ => map.get("id").ok_or(IdentityError::Missing)?,
-    };
-    identity_of(field)
+    identity_of(identity_field(|key| map.get(key), Value::is_null)?)
+}
+
+/// The field that gives a record its identity: `external_id`, unless it is missing or null,
+/// else `id` (`get` reads a field of the record, whatever it was parsed into).
+pub fn identity_field<'v, V: 'v>(
+    get: impl Fn(&str) -> Option<&'v V>,
+    is_null: impl Fn(&V) -> bool,
+) -> Result<&'v V, IdentityError> {
+    match get("external_id") {
+        Some(v) if !is_null(v) => Ok(v),
+        _ => get("id").ok_or(IdentityError::Missing),
+    }
 }
 
 /// The external id a record's `external_id` (or `id`) field gives.

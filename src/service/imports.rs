@@ -7,7 +7,7 @@ use super::snapshots::{PropertyKind, snapshot_ids};
 use super::sql::{self, AggPage, CHUNK, Sep, Sql, page_rows};
 use super::{Actor, now};
 use crate::domain::borrowed::Node;
-use crate::domain::canonical::{canonical_and_hash, hex_lower, push_hex};
+use crate::domain::canonical::{canonical_and_hash, hex_lower, hex32, push_hex};
 use crate::domain::identity::{IdentityError, extract_external_id};
 use crate::domain::stats::{ImportStats, RecordError};
 use crate::entity::warnings;
@@ -178,32 +178,6 @@ impl Recognizer {
             *taken = true;
         }
     }
-}
-
-/// 32 bytes from 64 hex digits (either case), or `None` (a table lookup per digit: the source's
-/// index decodes two such hashes per record).
-fn hex32(text: &[u8]) -> Option<[u8; 32]> {
-    const NIBBLES: [u8; 256] = {
-        let mut table = [0xFF; 256];
-        let mut i = 0;
-        while i < 16 {
-            table[b"0123456789abcdef"[i] as usize] = i as u8;
-            table[b"0123456789ABCDEF"[i] as usize] = i as u8;
-            i += 1;
-        }
-        table
-    };
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    let mut invalid = 0u8;
-    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        let (high, low) = (NIBBLES[pair[0] as usize], NIBBLES[pair[1] as usize]);
-        invalid |= high | low;
-        *byte = (high << 4) | (low & 0x0F);
-    }
-    (invalid < 16).then_some(out)
 }
 
 /// The `raw_hash` column: the raw sha256 and the first 16 hex digits of the canonical hash.
@@ -400,14 +374,9 @@ impl<'f> Held<'f> {
     ) -> Result<bool, StreamError> {
         let mut window = Window::default();
         for e in std::mem::take(&mut self.elements) {
-            if let Some(slot) = known.as_mut().and_then(|k| k.same(&e.raw_hash)) {
-                if !sender.push_same(slot) {
-                    return Ok(false);
-                }
-                continue;
-            }
-            let raw = self.bytes_of(&e, &mut window)?;
-            if !pass_parsed(sender, known, raw, e.raw_hash, e.at)? {
+            if !pass_on(sender, known, e.raw_hash, e.at, || {
+                self.bytes_of(&e, &mut window)
+            })? {
                 return Ok(false);
             }
         }
@@ -430,9 +399,7 @@ impl<'f> Held<'f> {
             .read(file, e.offset, e.len)
             .map_err(StreamError::Io)?;
         if <[u8; 32]>::from(Sha256::digest(raw)) != e.raw_hash {
-            return Err(StreamError::Io(std::io::Error::other(
-                "the file changed while it was being imported",
-            )));
+            return Err(StreamError::Io(file_changed()));
         }
         Ok(raw)
     }
@@ -446,6 +413,10 @@ impl<'f> Held<'f> {
                 .err()
         })
     }
+}
+
+fn file_changed() -> std::io::Error {
+    std::io::Error::other("the file changed while it was being imported")
 }
 
 /// A window of a file read at an offset, for reading held elements again in order.
@@ -476,9 +447,7 @@ impl Window {
                 }
             }
             if self.filled < len {
-                return Err(std::io::Error::other(
-                    "the file changed while it was being imported",
-                ));
+                return Err(file_changed());
             }
         }
         let from = (offset - self.start) as usize;
@@ -486,28 +455,19 @@ impl Window {
     }
 }
 
-/// Passes one element on: unparsed if `known` says so, else parsed.
-fn pass_on(
+/// Passes one element on: unparsed if `known` says so, else parsed from the bytes `raw` gives
+/// (read only then).
+fn pass_on<'r>(
     sender: &mut ChunkSender,
     known: &mut Option<Recognizer>,
-    raw: &[u8],
     raw_hash: [u8; 32],
     at: json_stream::Position,
+    raw: impl FnOnce() -> Result<&'r [u8], StreamError>,
 ) -> Result<bool, StreamError> {
     if let Some(slot) = known.as_mut().and_then(|k| k.same(&raw_hash)) {
         return Ok(sender.push_same(slot));
     }
-    pass_parsed(sender, known, raw, raw_hash, at)
-}
-
-/// Parses one element and passes it on.
-fn pass_parsed(
-    sender: &mut ChunkSender,
-    known: &mut Option<Recognizer>,
-    raw: &[u8],
-    raw_hash: [u8; 32],
-    at: json_stream::Position,
-) -> Result<bool, StreamError> {
+    let raw = raw()?;
     let index = sender.next_index;
     let item = match Node::parse(raw) {
         // Without a tree of owned values; the same id, text and hash.
@@ -601,7 +561,7 @@ fn scan(
                 return Ok(Flow::Stop);
             }
         }
-        let more = pass_on(sender, &mut known_now, raw, raw_hash, place.at)?;
+        let more = pass_on(sender, &mut known_now, raw_hash, place.at, || Ok(raw))?;
         Ok(if more { Flow::Continue } else { Flow::Stop })
     });
     match result {
@@ -1364,26 +1324,4 @@ async fn lock_source(tx: &DatabaseTransaction, source: SourceId) -> AppResult<()
         q.execute(tx).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::hex32;
-
-    #[test]
-    fn hex32_decodes_what_hex_encodes_and_nothing_else() {
-        let bytes: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(5));
-        let lower = hex::encode(bytes);
-        assert_eq!(hex32(lower.as_bytes()), Some(bytes));
-        assert_eq!(hex32(lower.to_uppercase().as_bytes()), Some(bytes));
-        assert_eq!(hex32(&[b'f'; 64]), Some([0xFF; 32]));
-        assert_eq!(hex32(&[b'0'; 64]), Some([0; 32]));
-        for bad in [b'g', b'G', b' ', b'-', 0xC3, b'/', b':', b'@', b'`'] {
-            let mut text = lower.clone().into_bytes();
-            text[17] = bad;
-            assert_eq!(hex32(&text), None, "{bad}");
-        }
-        assert_eq!(hex32(&lower.as_bytes()[..62]), None);
-        assert_eq!(hex32(format!("{lower}00").as_bytes()), None);
-    }
 }
