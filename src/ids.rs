@@ -42,6 +42,13 @@ id_type! {
     KeyId => "api key",
 }
 
+/// Whose records: a source's or a target's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Owner {
+    Source(SourceId),
+    Target(TargetId),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

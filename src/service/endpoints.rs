@@ -42,7 +42,7 @@ pub(crate) fn validate_config<T>(
 /// Generates `create`, `list`, `get`, `update` and `delete` for an entity with the columns
 /// `tenant_id, name, kind, config, created_at, updated_at`.
 macro_rules! endpoint_crud {
-    ($entity:ident, $Id:ty, $Kind:ty, $check:path, $what:literal) => {
+    ($entity:ident, $Id:ty, $Kind:ty, $check:path, $owner:path, $what:literal) => {
         use $crate::entity::$entity;
         use $crate::error::{AppError, AppResult};
         use $crate::ids::TenantId;
@@ -119,9 +119,18 @@ macro_rules! endpoint_crud {
             Ok(active.update(conn).await?)
         }
 
-        #[doc = concat!("Deletes a ", $what, " with its properties.")]
-        pub async fn delete(conn: &impl ConnectionTrait, tenant: TenantId, id: $Id) -> AppResult<()> {
-            get(conn, tenant, id).await?.delete(conn).await?;
+        #[doc = concat!("Deletes a ", $what, " with its properties: a bulk writer of its records (see `locks`).")]
+        pub async fn delete(
+            db: &sea_orm::DatabaseConnection,
+            tenant: TenantId,
+            id: $Id,
+        ) -> AppResult<()> {
+            let tx = $crate::db::begin_write(db).await?;
+            let model = get(&tx, tenant, id).await?;
+            $crate::service::locks::lock(&tx, $owner(id), $crate::service::locks::Mode::Exclusive)
+                .await?;
+            model.delete(&tx).await?;
+            tx.commit().await?;
             Ok(())
         }
     };

@@ -2,6 +2,7 @@
 //! parser thread, pipelined with the database writer), compares hashes against the existing
 //! records read in one query, and writes in multi-row batches inside one transaction.
 use super::json_stream::{self, Flow, StreamError};
+use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
 use super::sql::{self, AggPage, CHUNK, Sep, Sql, page_rows};
@@ -12,7 +13,7 @@ use crate::domain::identity::{IdentityError, extract_external_id};
 use crate::domain::stats::{ImportStats, RecordError};
 use crate::entity::warnings;
 use crate::error::{AppError, AppResult};
-use crate::ids::{RunId, SourceId, TenantId};
+use crate::ids::{Owner, RunId, SourceId, TenantId};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Set,
 };
@@ -1146,7 +1147,7 @@ pub async fn import(
         .map_err(|e| AppError::Conflict(format!("could not start the parser thread: {e}")))?;
 
     let tx = crate::db::begin_write(db).await?;
-    lock_source(&tx, source_id).await?;
+    locks::lock(&tx, Owner::Source(source_id), Mode::Exclusive).await?;
     let run = runs::start(&tx, tenant, RunKind::Import, Some(source_id), None, actor).await?;
     let mut writer = Writer {
         tx: &tx,
@@ -1313,15 +1314,4 @@ pub async fn import(
         errors,
         dry_run: false,
     })
-}
-
-/// Serialises imports of one source across processes on PostgreSQL (SQLite's `BEGIN
-/// IMMEDIATE` already admits one writer at a time).
-async fn lock_source(tx: &DatabaseTransaction, source: SourceId) -> AppResult<()> {
-    if tx.get_database_backend() == DbBackend::Postgres {
-        let mut q = Sql::new(DbBackend::Postgres, "SELECT pg_advisory_xact_lock(");
-        q.bind(1i32).push(", ").bind(source.0 as i32).push(")");
-        q.execute(tx).await?;
-    }
-    Ok(())
 }

@@ -5,6 +5,7 @@ pub mod endpoints;
 pub mod imports;
 pub mod json_stream;
 pub mod keys;
+pub mod locks;
 pub mod properties;
 pub mod runs;
 pub mod snapshots;

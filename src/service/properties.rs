@@ -1,5 +1,6 @@
 //! Properties: listing them, manual edits of target properties (JSON merge patch), and manual
 //! entry on `manual` sources.
+use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
 use super::sql::Sql;
@@ -13,8 +14,8 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, SourceId, TargetId, TenantId};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
 };
 use serde_json::Value;
 
@@ -253,12 +254,7 @@ pub struct ListState {
     pub version: (i64, i64),
 }
 
-/// Whose records: a source's or a target's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Owner {
-    Source(SourceId),
-    Target(TargetId),
-}
+pub use crate::ids::Owner;
 
 impl Owner {
     fn counts(self) -> (Counts, i64) {
@@ -562,6 +558,41 @@ pub async fn get_target(
         .ok_or_else(|| AppError::not_found("property", external_id))
 }
 
+/// For a single-record writer (see `locks`): takes the target's lock shared, then reads the
+/// record with its row locked until `tx` ends.
+async fn lock_target_record(
+    tx: &DatabaseTransaction,
+    tenant: TenantId,
+    target: TargetId,
+    external_id: &str,
+) -> AppResult<target_properties::Model> {
+    super::targets::get(tx, tenant, target).await?;
+    locks::lock(tx, Owner::Target(target), Mode::Shared).await?;
+    target_properties::Entity::find()
+        .filter(target_properties::Column::TargetId.eq(target.0))
+        .filter(target_properties::Column::ExternalId.eq(external_id))
+        .lock_exclusive()
+        .one(tx)
+        .await?
+        .ok_or_else(|| AppError::not_found("property", external_id))
+}
+
+/// `lock_target_record` for a source's record (whose source the caller checked).
+async fn lock_source_record(
+    tx: &DatabaseTransaction,
+    source: SourceId,
+    external_id: &str,
+) -> AppResult<source_properties::Model> {
+    locks::lock(tx, Owner::Source(source), Mode::Shared).await?;
+    source_properties::Entity::find()
+        .filter(source_properties::Column::SourceId.eq(source.0))
+        .filter(source_properties::Column::ExternalId.eq(external_id))
+        .lock_exclusive()
+        .one(tx)
+        .await?
+        .ok_or_else(|| AppError::not_found("property", external_id))
+}
+
 /// Applies a merge patch of the property resource (`{"data": {...}}`; only `data` is
 /// writable) to `current` data and returns the new data, keeping the record's identity.
 fn patched_data(current: &str, patch: &Value, external_id: &str) -> AppResult<Value> {
@@ -612,7 +643,7 @@ pub async fn patch_target(
     actor: &Actor,
 ) -> AppResult<(target_properties::Model, Option<RunId>)> {
     let tx = crate::db::begin_write(db).await?;
-    let prop = get_target(&tx, tenant, target, external_id).await?;
+    let prop = lock_target_record(&tx, tenant, target, external_id).await?;
     if prop.deleted_at.is_some() {
         return Err(AppError::Conflict(format!(
             "property {external_id:?} was deleted; restore a snapshot first"
@@ -674,6 +705,7 @@ pub async fn create_manual(
         extract_external_id(record).map_err(|e| AppError::invalid("data", e.to_string()))?;
     let tx = crate::db::begin_write(db).await?;
     manual_source(&tx, tenant, source).await?;
+    locks::lock(&tx, Owner::Source(source), Mode::Shared).await?;
     let existing = source_properties::Entity::find()
         .filter(source_properties::Column::SourceId.eq(source.0))
         .filter(source_properties::Column::ExternalId.eq(external_id.as_str()))
@@ -719,7 +751,7 @@ pub async fn patch_manual(
 ) -> AppResult<source_properties::Model> {
     let tx = crate::db::begin_write(db).await?;
     manual_source(&tx, tenant, source).await?;
-    let prop = get_source(&tx, tenant, source, external_id).await?;
+    let prop = lock_source_record(&tx, source, external_id).await?;
     let data = patched_data(&prop.data, patch, external_id)?;
     let canonical = Canonical::of(&data);
     if canonical.hash == prop.hash && prop.deleted_at.is_none() {
@@ -756,7 +788,7 @@ pub async fn delete_manual(
 ) -> AppResult<RunId> {
     let tx = crate::db::begin_write(db).await?;
     manual_source(&tx, tenant, source).await?;
-    let prop = get_source(&tx, tenant, source, external_id).await?;
+    let prop = lock_source_record(&tx, source, external_id).await?;
     if prop.deleted_at.is_some() {
         return Err(AppError::not_found("property", external_id));
     }

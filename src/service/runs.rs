@@ -115,3 +115,17 @@ pub async fn get(
         .await?
         .ok_or_else(|| AppError::not_found("run", id))
 }
+
+/// `get`, with the run's row locked until the transaction ends (PostgreSQL).
+pub async fn get_for_update(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: RunId,
+) -> AppResult<runs::Model> {
+    runs::Entity::find_by_id(id.0)
+        .filter(runs::Column::TenantId.eq(tenant.0))
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("run", id))
+}

@@ -1,14 +1,15 @@
 //! Snapshots: the full previous version of a property, written before every change to it.
 //! Also restoring one snapshot and rolling back a whole run.
+use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
 use super::sql::{CHUNK, Sql};
 use super::{Actor, now};
 use crate::entity::{snapshots, source_properties, target_properties, warnings};
 use crate::error::{AppError, AppResult};
-use crate::ids::{RunId, SnapshotId, SourceId, TargetId, TenantId};
+use crate::ids::{Owner, RunId, SnapshotId, SourceId, TargetId, TenantId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, sea_query::Expr,
+    QueryOrder, QuerySelect, Set, sea_query::Expr,
 };
 use serde::Serialize;
 use std::collections::HashSet;
@@ -174,15 +175,22 @@ pub async fn restore(
         PropertyKind::Source => (Some(SourceId(snap.owner_id)), None),
         PropertyKind::Target => (None, Some(TargetId(snap.owner_id))),
     };
+    // A single-record writer (see `locks`): the owner's lock shared, then the record's row.
+    let owner = match kind {
+        PropertyKind::Source => Owner::Source(SourceId(snap.owner_id)),
+        PropertyKind::Target => Owner::Target(TargetId(snap.owner_id)),
+    };
+    locks::lock(&tx, owner, Mode::Shared).await?;
     let run = runs::start(&tx, tenant, RunKind::Restore, source, target, actor).await?;
     let run_id = RunId(run.id);
-    snapshot_ids(&tx, kind, &[snap.property_id], run_id, "restore").await?;
     match kind {
         PropertyKind::Source => {
             let prop = source_properties::Entity::find_by_id(snap.property_id)
+                .lock_exclusive()
                 .one(&tx)
                 .await?
                 .ok_or_else(gone)?;
+            snapshot_ids(&tx, kind, &[prop.id], run_id, "restore").await?;
             let mut active: source_properties::ActiveModel = prop.into();
             active.data = Set(snap.data.clone());
             active.hash = Set(snap.hash.clone());
@@ -193,9 +201,11 @@ pub async fn restore(
         }
         PropertyKind::Target => {
             let prop = target_properties::Entity::find_by_id(snap.property_id)
+                .lock_exclusive()
                 .one(&tx)
                 .await?
                 .ok_or_else(gone)?;
+            snapshot_ids(&tx, kind, &[prop.id], run_id, "restore").await?;
             let base = super::properties::base_after_manual_change(&prop, &snap.hash);
             let mut active: target_properties::ActiveModel = prop.into();
             active.data = Set(snap.data.clone());
@@ -247,7 +257,18 @@ pub async fn rollback_run(
     actor: &Actor,
 ) -> AppResult<RollbackOutcome> {
     let tx = crate::db::begin_write(db).await?;
-    let target_run = runs::get(&tx, tenant, id).await?;
+    // A bulk writer (see `locks`): the lock of whose records the run changed, exclusively
+    // (a sync's: its target's), then the run read again under it.
+    let unlocked = runs::get(&tx, tenant, id).await?;
+    let owner = match (unlocked.target_id, unlocked.source_id) {
+        (Some(target), _) => Some(Owner::Target(TargetId(target))),
+        (None, Some(source)) => Some(Owner::Source(SourceId(source))),
+        (None, None) => None,
+    };
+    if let Some(owner) = owner {
+        locks::lock(&tx, owner, Mode::Exclusive).await?;
+    }
+    let target_run = runs::get_for_update(&tx, tenant, id).await?;
     match (target_run.kind.as_str(), target_run.status.as_str()) {
         (_, runs::STATUS_ROLLED_BACK) => {
             return Err(AppError::Conflict(format!(

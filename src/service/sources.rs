@@ -6,7 +6,14 @@ use crate::ids::SourceId;
 
 pub use super::endpoints::{EndpointUpdate as SourceUpdate, NewEndpoint as NewSource};
 
-super::endpoints::endpoint_crud!(sources, SourceId, SourceKind, source_settings, "source");
+super::endpoints::endpoint_crud!(
+    sources,
+    SourceId,
+    SourceKind,
+    source_settings,
+    crate::ids::Owner::Source,
+    "source"
+);
 
 /// The typed settings of a stored source (validated when it was written).
 pub fn settings(source: &sources::Model) -> SourceSettings {

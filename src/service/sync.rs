@@ -2,6 +2,7 @@
 //! Reads both sides' hashes in two queries, decides per record, and copies unchanged-by-hand
 //! records inside the database in multi-row statements; only hand-edited records whose source
 //! changed are handled one by one (merge, keep, or overwrite with a warning).
+use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
 use super::sql::{self, AggPage, CHUNK, Sep, Sql, page_rows};
@@ -12,7 +13,7 @@ use crate::domain::merge::{FieldConflict, differing_fields, three_way_merge};
 use crate::domain::stats::{PlannedAction, SyncAction, SyncStats};
 use crate::entity::{target_properties, warnings};
 use crate::error::{AppError, AppResult};
-use crate::ids::{RunId, SourceId, TargetId, TenantId};
+use crate::ids::{Owner, RunId, SourceId, TargetId, TenantId};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Set,
 };
@@ -55,14 +56,15 @@ pub const WARNING_KEPT_TARGET: &str = "kept_target";
 pub const WARNING_OVERWRITTEN: &str = "overwritten";
 pub const WARNING_DELETED_MANUAL: &str = "deleted_manual";
 
-/// One async lock per (source, target) pair, for syncs in this process.
-type PairLocks = Mutex<HashMap<(i64, i64), Arc<tokio::sync::Mutex<()>>>>;
+/// One async lock per target, for syncs in this process: a second sync into a target waits
+/// here rather than in SQLite's busy loop (the database's lock, see `locks`, is what counts).
+type TargetLocks = Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>;
 
-static PAIR_LOCKS: LazyLock<PairLocks> = LazyLock::new(Default::default);
+static TARGET_LOCKS: LazyLock<TargetLocks> = LazyLock::new(Default::default);
 
-fn pair_lock(source: SourceId, target: TargetId) -> Arc<tokio::sync::Mutex<()>> {
-    let mut locks = PAIR_LOCKS.lock().unwrap_or_else(|e| e.into_inner());
-    locks.entry((source.0, target.0)).or_default().clone()
+fn target_lock(target: TargetId) -> Arc<tokio::sync::Mutex<()>> {
+    let mut locks = TARGET_LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    locks.entry(target.0).or_default().clone()
 }
 
 struct SourceRow {
@@ -111,7 +113,8 @@ fn fields_of(
         .collect()
 }
 
-/// Syncs a source into a target: one transaction, one run, serialised per pair.
+/// Syncs a source into a target: one transaction, one run, serialised with every other writer
+/// of the target's records (see `locks`).
 pub async fn sync(
     db: &DatabaseConnection,
     tenant: TenantId,
@@ -124,15 +127,13 @@ pub async fn sync(
     let target = super::targets::get(db, tenant, target_id).await?;
     let settings = super::targets::settings(&target);
 
-    let lock = pair_lock(source_id, target_id);
+    let lock = target_lock(target_id);
     let _guard = lock.lock().await;
     let tx = crate::db::begin_write(db).await?;
     let backend = tx.get_database_backend();
-    if backend == DbBackend::Postgres {
-        let mut q = Sql::new(backend, "SELECT pg_advisory_xact_lock(");
-        q.bind((source_id.0 << 32) ^ target_id.0).push(")");
-        q.execute(&tx).await?;
-    }
+    // The source's records are read, the target's written (see `locks`).
+    locks::lock(&tx, Owner::Source(source_id), Mode::Shared).await?;
+    locks::lock(&tx, Owner::Target(target_id), Mode::Exclusive).await?;
     let run = runs::start(
         &tx,
         tenant,

@@ -6,7 +6,14 @@ use crate::ids::TargetId;
 
 pub use super::endpoints::{EndpointUpdate as TargetUpdate, NewEndpoint as NewTarget};
 
-super::endpoints::endpoint_crud!(targets, TargetId, TargetKind, target_settings, "target");
+super::endpoints::endpoint_crud!(
+    targets,
+    TargetId,
+    TargetKind,
+    target_settings,
+    crate::ids::Owner::Target,
+    "target"
+);
 
 /// The typed settings of a stored target (validated when it was written).
 pub fn settings(target: &targets::Model) -> TargetSettings {

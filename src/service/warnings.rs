@@ -1,4 +1,5 @@
 //! Warnings: what a human must look at, and resolving them.
+use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
 use super::{Actor, now, parse_object};
@@ -6,7 +7,7 @@ use crate::domain::canonical::Canonical;
 use crate::domain::merge::FieldConflict;
 use crate::entity::{source_properties, target_properties, warnings};
 use crate::error::{AppError, AppResult};
-use crate::ids::{RunId, SourceId, TargetId, TenantId, WarningId};
+use crate::ids::{Owner, RunId, SourceId, TargetId, TenantId, WarningId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -142,7 +143,17 @@ pub async fn resolve(
     actor: &Actor,
 ) -> AppResult<ResolveOutcome> {
     let tx = crate::db::begin_write(db).await?;
-    let warning = get(&tx, tenant, id).await?;
+    // A single-record writer (see `locks`): the target's lock shared, then the warning's and
+    // the record's rows, read again under their locks.
+    if let Some(target) = get(&tx, tenant, id).await?.target_id {
+        locks::lock(&tx, Owner::Target(TargetId(target)), Mode::Shared).await?;
+    }
+    let warning = warnings::Entity::find_by_id(id.0)
+        .filter(warnings::Column::TenantId.eq(tenant.0))
+        .lock_exclusive()
+        .one(&tx)
+        .await?
+        .ok_or_else(|| AppError::not_found("warning", id))?;
     if warning.status != "open" {
         return Err(AppError::Conflict(format!(
             "warning {id} is already resolved ({})",
@@ -160,7 +171,12 @@ pub async fn resolve(
     .await?;
     let run_id = RunId(run.id);
     let property = match warning.target_property_id {
-        Some(pid) => target_properties::Entity::find_by_id(pid).one(&tx).await?,
+        Some(pid) => {
+            target_properties::Entity::find_by_id(pid)
+                .lock_exclusive()
+                .one(&tx)
+                .await?
+        }
         None => None,
     };
     let mut changed = false;
