@@ -5,102 +5,9 @@ mod common;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-struct Env {
-    dir: tempfile::TempDir,
-    url: String,
-    _db: Option<common::TestDb>,
-}
-
-impl Env {
-    async fn new(backend: &str) -> Option<Env> {
-        let dir = tempfile::tempdir().unwrap();
-        if backend == "sqlite" {
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
-            return Some(Env {
-                dir,
-                url,
-                _db: None,
-            });
-        }
-        let db = common::TestDb::new("postgres").await?;
-        Some(Env {
-            dir,
-            url: db.url.clone(),
-            _db: Some(db),
-        })
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("sync-manager").unwrap();
-        cmd.current_dir(self.dir.path())
-            .env("DATABASE_URL", &self.url)
-            .env_remove("SYNC_MANAGER_LOG")
-            // Tiny pages: every paged read (import index, sync candidates) spans several.
-            .env("SYNC_MANAGER_PAGE_ROWS", "2")
-            // Imports go on past the input held while the index loads.
-            .env("SYNC_MANAGER_HOLD_ELEMENTS", "2")
-            .args(args);
-        cmd
-    }
-
-    /// Runs a command that must succeed; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(out.status.success(), "{args:?} failed: {stderr}\n{stdout}");
-        stdout
-    }
-
-    /// Runs a command that must fail; returns stderr.
-    fn fail(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(
-            !out.status.success(),
-            "{args:?} should have failed: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        assert!(
-            stderr.starts_with("error: ") || stderr.starts_with("Error parsing"),
-            "{stderr}"
-        );
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        stderr
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.push("--json");
-        serde_json::from_str(&self.ok(&args)).unwrap()
-    }
-
-    fn write(&self, name: &str, records: &Value) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, serde_json::to_string_pretty(records).unwrap()).unwrap();
-        path
-    }
-
-    /// init + tenant + source + target; returns (tenant, source, target) ids as strings.
-    fn setup(&self, target_config: &str) -> (String, String, String) {
-        let init = self.ok(&["init"]);
-        assert!(init.contains("Admin key: sma_"), "{init}");
-        assert!(
-            self.ok(&["init"]).contains("already exists"),
-            "init is idempotent"
-        );
-        let tenant = self.json(&["create-tenant", "My Agency"]);
-        assert!(tenant["api_key"].as_str().unwrap().starts_with("sm_"));
-        let t = tenant["tenant"]["id"].to_string();
-        let s =
-            self.json(&["source", "create", &t, "portal", "--type", "scraped"])["id"].to_string();
-        let g = self.json(&["target", "create", &t, "website", "--config", target_config])["id"]
-            .to_string();
-        (t, s, g)
-    }
-}
+use common::cli::Env;
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
@@ -282,7 +189,15 @@ async fn dry_runs_restore_rollback_cleanup(env: Env) {
             .len(),
         0
     );
-    assert_eq!(env.json(&["run", "list", &t]).as_array().unwrap().len(), 0);
+    // The refused imports are in the audit trail, as failed runs that changed nothing.
+    let runs = env.json(&["run", "list", &t]);
+    assert!(
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "failed" && r["detail"].as_str().unwrap().contains("error")),
+        "{runs}"
+    );
     env.ok(&["import", &t, &s, p(&f1)]);
     let out = env.ok(&["sync", &t, &s, &g, "--dry-run"]);
     assert!(
@@ -403,7 +318,15 @@ async fn bad_input_gives_clear_errors_and_writes_nothing(env: Env) {
             .len(),
         0
     );
-    assert_eq!(env.json(&["run", "list", &t]).as_array().unwrap().len(), 0);
+    // The refused imports are in the audit trail, as failed runs that changed nothing.
+    let runs = env.json(&["run", "list", &t]);
+    assert!(
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "failed" && r["detail"].as_str().unwrap().contains("error")),
+        "{runs}"
+    );
     // Without --strict the valid records go in and the others are reported.
     let out = env.ok(&["import", &t, &s, p(&mixed)]);
     assert!(

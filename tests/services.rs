@@ -155,12 +155,19 @@ async fn target_data(db: &DatabaseConnection, f: &Fixture, id: &str) -> Value {
     serde_json::from_str(&p.data).unwrap()
 }
 
+/// Rows of each table; of runs, those that did not fail (a refused operation leaves a failed
+/// run behind, which changed nothing).
 async fn counts(db: &DatabaseConnection) -> [u64; 5] {
+    use sea_orm::{ColumnTrait, QueryFilter};
     [
         source_properties::Entity::find().count(db).await.unwrap(),
         target_properties::Entity::find().count(db).await.unwrap(),
         snapshots::Entity::find().count(db).await.unwrap(),
-        runs::Entity::find().count(db).await.unwrap(),
+        runs::Entity::find()
+            .filter(runs::Column::Status.ne("failed"))
+            .count(db)
+            .await
+            .unwrap(),
         warnings::Entity::find().count(db).await.unwrap(),
     ]
 }
@@ -285,6 +292,22 @@ async fn strict_import_rejects_the_whole_batch(db: &DatabaseConnection) {
         other => panic!("expected Rejected, got {other:?}"),
     }
     assert_eq!(counts(db).await, before, "nothing written");
+    // The attempt is in the audit trail, as a failed run that says why.
+    let last = sync_manager::service::runs::list(db, f.tenant, 1, None)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (last.kind.as_str(), last.status.as_str()),
+        ("import", "failed")
+    );
+    assert!(
+        last.detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("strict import rejected"),
+        "{last:?}"
+    );
 }
 
 async fn malformed_input_is_rejected_without_writing(db: &DatabaseConnection) {
@@ -1868,7 +1891,8 @@ async fn the_references_migration_goes_down_and_up_again(db: &DatabaseConnection
     if pg {
         assert_eq!(scalar(db, keys).await, 0);
     }
-    Migrator::down(db, Some(1)).await.unwrap();
+    // Down past migration 6 (which came later) to undo 5.
+    Migrator::down(db, Some(2)).await.unwrap();
     refused(db, &orphan).await;
     if pg {
         assert_eq!(scalar(db, keys).await, 5);

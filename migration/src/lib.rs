@@ -6,6 +6,7 @@ mod m20261121_000002_live_property_indexes;
 mod m20261122_000003_source_raw_hash;
 mod m20261122_000004_live_counts;
 mod m20261122_000005_statement_references;
+mod m20261202_000006_run_owners_and_idempotency;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_source_raw_hash::Migration),
             Box::new(m20261122_000004_live_counts::Migration),
             Box::new(m20261122_000005_statement_references::Migration),
+            Box::new(m20261202_000006_run_owners_and_idempotency::Migration),
         ]
     }
 }

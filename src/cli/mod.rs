@@ -100,6 +100,12 @@ impl Ctx {
         let db = crate::db::open_for(&self.database_url, usage)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", self.database_url))?;
+        // This process starts: runs left behind by processes that died are marked interrupted.
+        match crate::service::runs::reap_interrupted(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!("{n} interrupted run(s) marked as failed"),
+            Err(e) => tracing::warn!("could not check for interrupted runs: {e}"),
+        }
         self.opened
             .lock()
             .unwrap_or_else(|e| e.into_inner())

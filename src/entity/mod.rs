@@ -1,5 +1,6 @@
 //! sea-orm entities, one per table. No logic here.
 pub mod api_keys;
+pub mod idempotency_keys;
 pub mod runs;
 pub mod snapshots;
 pub mod source_properties;

@@ -17,6 +17,8 @@ pub struct Model {
     pub actor: String,
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    /// The process that runs (ran) it: `pid:start@boot` (see `service::runs`).
+    pub owner: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

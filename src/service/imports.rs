@@ -1135,6 +1135,37 @@ pub async fn import(
     progress: Option<ProgressFn>,
 ) -> AppResult<ImportOutcome> {
     let source = super::sources::get(db, tenant, source_id).await?;
+    if opts.dry_run {
+        // A dry run writes nothing, its run included.
+        return import_recorded(db, tenant, source, input, opts, actor, None, progress).await;
+    }
+    let new = runs::NewRun {
+        tenant,
+        kind: RunKind::Import,
+        source: Some(source_id),
+        target: None,
+        actor,
+    };
+    let run = runs::open(db, new).await?;
+    let id = RunId(run.id);
+    let work = import_recorded(db, tenant, source, input, opts, actor, Some(run), progress);
+    runs::recorded(db, id, work).await
+}
+
+/// `import`, with its run (opened before, or `None` for a dry run, whose run lives and dies
+/// with its transaction).
+#[allow(clippy::too_many_arguments)]
+async fn import_recorded(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    source: crate::entity::sources::Model,
+    input: ImportInput,
+    opts: ImportOptions,
+    actor: &Actor,
+    run: Option<crate::entity::runs::Model>,
+    progress: Option<ProgressFn>,
+) -> AppResult<ImportOutcome> {
+    let source_id = SourceId(source.id);
     let settings = super::sources::settings(&source);
 
     let (chan_tx, mut chan_rx) = mpsc::channel::<Message>(PARSE_BACKLOG);
@@ -1147,8 +1178,14 @@ pub async fn import(
         .map_err(|e| AppError::Conflict(format!("could not start the parser thread: {e}")))?;
 
     let tx = crate::db::begin_write(db).await?;
+    let run = match run {
+        Some(run) => {
+            runs::attach(&tx, &run).await?;
+            run
+        }
+        None => runs::start(&tx, tenant, RunKind::Import, Some(source_id), None, actor).await?,
+    };
     locks::lock(&tx, Owner::Source(source_id), Mode::Exclusive).await?;
-    let run = runs::start(&tx, tenant, RunKind::Import, Some(source_id), None, actor).await?;
     let mut writer = Writer {
         tx: &tx,
         backend: tx.get_database_backend(),

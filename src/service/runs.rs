@@ -1,12 +1,20 @@
 //! Runs: the audit trail of every import, sync, edit, restore, rollback, resolve and cleanup.
+//!
+//! Long operations (import, sync, rollback, cleanup) record their run in its own commit before
+//! the work starts ([`open`]), and their transaction finishes it; a run whose process died is
+//! marked failed ("interrupted") by the next process that starts ([`reap_interrupted`]).
+//! Short ones (a manual edit, restore, resolve) write their run with their effect ([`start`]).
+use super::sql::Sql;
 use super::{Actor, now};
 use crate::entity::runs;
 use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, SourceId, TargetId, TenantId};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
+use std::sync::LazyLock;
 
 /// What kind of operation a run was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +45,37 @@ impl RunKind {
 pub const STATUS_RUNNING: &str = "running";
 pub const STATUS_SUCCEEDED: &str = "succeeded";
 pub const STATUS_ROLLED_BACK: &str = "rolled_back";
+pub const STATUS_FAILED: &str = "failed";
 
-/// Inserts a run in state `running`; call [`finish`] in the same transaction.
+/// What a new run is.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    pub tenant: TenantId,
+    pub kind: RunKind,
+    pub source: Option<SourceId>,
+    pub target: Option<TargetId>,
+    pub actor: &'a Actor,
+}
+
+fn active(new: &NewRun<'_>) -> runs::ActiveModel {
+    runs::ActiveModel {
+        tenant_id: Set(new.tenant.0),
+        kind: Set(new.kind.as_str().to_string()),
+        status: Set(STATUS_RUNNING.to_string()),
+        source_id: Set(new.source.map(|s| s.0)),
+        target_id: Set(new.target.map(|t| t.0)),
+        stats: Set("{}".to_string()),
+        detail: Set(None),
+        actor: Set(new.actor.0.clone()),
+        started_at: Set(now()),
+        finished_at: Set(None),
+        owner: Set(Some(this_process().to_string())),
+        ..Default::default()
+    }
+}
+
+/// Inserts a run in state `running` inside the work's own transaction (short operations,
+/// whose run appears with their effect); call [`finish`] in the same transaction.
 pub async fn start(
     conn: &impl ConnectionTrait,
     tenant: TenantId,
@@ -47,35 +84,261 @@ pub async fn start(
     target: Option<TargetId>,
     actor: &Actor,
 ) -> AppResult<runs::Model> {
-    let model = runs::ActiveModel {
-        tenant_id: Set(tenant.0),
-        kind: Set(kind.as_str().to_string()),
-        status: Set(STATUS_RUNNING.to_string()),
-        source_id: Set(source.map(|s| s.0)),
-        target_id: Set(target.map(|t| t.0)),
-        stats: Set("{}".to_string()),
-        detail: Set(None),
-        actor: Set(actor.0.clone()),
-        started_at: Set(now()),
-        finished_at: Set(None),
-        ..Default::default()
+    let new = NewRun {
+        tenant,
+        kind,
+        source,
+        target,
+        actor,
     };
-    Ok(model.insert(conn).await?)
+    Ok(active(&new).insert(conn).await?)
 }
 
-/// Marks a run succeeded with its stats and optional detail.
+/// Records a long operation's run (import, sync, rollback, cleanup) in its own commit before
+/// the work starts, so that one which dies leaves a trace. The work's transaction then calls
+/// [`attach`] first and [`finish`] last; [`recorded`] marks the run failed if the work fails.
+pub async fn open(db: &DatabaseConnection, new: NewRun<'_>) -> AppResult<runs::Model> {
+    Ok(active(&new).insert(db).await?)
+}
+
+/// The first statement of a long operation's transaction: shows other processes that the
+/// run's owner is alive (PostgreSQL: the run's advisory lock, held until the transaction
+/// ends) and checks that no process took the run for interrupted meanwhile.
+pub async fn attach(tx: &impl ConnectionTrait, run: &runs::Model) -> AppResult<()> {
+    let backend = tx.get_database_backend();
+    if backend == DbBackend::Postgres {
+        let mut q = Sql::new(backend, "SELECT pg_advisory_xact_lock(");
+        q.bind(RUN_LOCK_CLASS)
+            .push(", ")
+            .bind(run.id as i32)
+            .push(")");
+        q.execute(tx).await?;
+    }
+    let mut q = Sql::new(backend, "SELECT status FROM runs WHERE id = ");
+    q.bind(run.id);
+    let status: Option<String> = match q.fetch_one(tx).await? {
+        Some(row) => Some(row.try_get_by_index(0)?),
+        None => None,
+    };
+    if status.as_deref() != Some(STATUS_RUNNING) {
+        return Err(AppError::Conflict(format!(
+            "run {} was marked as interrupted before it could start; nothing was written, \
+             try again",
+            run.id
+        )));
+    }
+    Ok(())
+}
+
+/// Awaits the work of `run` (opened with [`open`]); when it fails, records the failure on
+/// the run (its own commit) and returns the work's error.
+pub async fn recorded<T>(
+    db: &DatabaseConnection,
+    run: RunId,
+    work: impl std::future::Future<Output = AppResult<T>>,
+) -> AppResult<T> {
+    let result = work.await;
+    if let Err(err) = &result
+        && let Err(e) = fail(db, run, &err.to_string()).await
+    {
+        tracing::error!("could not record the failure of run {run}: {e}");
+    }
+    result
+}
+
+/// Marks a run failed with `reason` (its own commit), unless it finished meanwhile.
+pub async fn fail(db: &DatabaseConnection, run: RunId, reason: &str) -> AppResult<()> {
+    runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value(STATUS_FAILED))
+        .col_expr(
+            runs::Column::Detail,
+            Expr::value(serde_json::json!({ "error": reason }).to_string()),
+        )
+        .col_expr(runs::Column::FinishedAt, Expr::value(now()))
+        .filter(runs::Column::Id.eq(run.0))
+        .filter(runs::Column::Status.is_in([STATUS_RUNNING, STATUS_FAILED]))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks a run succeeded with its stats and optional detail. A run that another process
+/// marked as interrupted meanwhile is not overwritten: the transaction fails instead.
 pub async fn finish(
     conn: &impl ConnectionTrait,
     run: runs::Model,
     stats: &impl serde::Serialize,
     detail: Option<serde_json::Value>,
 ) -> AppResult<runs::Model> {
-    let mut active: runs::ActiveModel = run.into();
-    active.status = Set(STATUS_SUCCEEDED.to_string());
-    active.stats = Set(serde_json::to_string(stats).unwrap_or_else(|_| "{}".into()));
-    active.detail = Set(detail.map(|d| d.to_string()));
-    active.finished_at = Set(Some(now()));
-    Ok(active.update(conn).await?)
+    let id = run.id;
+    let mut model = run;
+    model.status = STATUS_SUCCEEDED.to_string();
+    model.stats = serde_json::to_string(stats).unwrap_or_else(|_| "{}".into());
+    model.detail = detail.map(|d| d.to_string());
+    model.finished_at = Some(now());
+    let updated = runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value(model.status.clone()))
+        .col_expr(runs::Column::Stats, Expr::value(model.stats.clone()))
+        .col_expr(runs::Column::Detail, Expr::value(model.detail.clone()))
+        .col_expr(runs::Column::FinishedAt, Expr::value(model.finished_at))
+        .filter(runs::Column::Id.eq(id))
+        .filter(runs::Column::Status.eq(STATUS_RUNNING))
+        .exec(conn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict(format!(
+            "run {id} was marked as interrupted by another process while it ran; nothing was \
+             written, try again"
+        )));
+    }
+    Ok(model)
+}
+
+/// The advisory lock class of runs (`locks` uses 1 and 2 for sources and targets).
+const RUN_LOCK_CLASS: i32 = 3;
+
+/// A run that stays `running` this long without its owner is interrupted; younger ones may
+/// be between their first commit and their transaction's first statement (PostgreSQL).
+const START_GRACE_SECS: i64 = 10;
+
+/// How long to wait for the lock of a run whose process is known to be dead (PostgreSQL).
+const DEAD_OWNER_WAIT_SECS: u64 = 10;
+
+/// This process, as recorded in `runs.owner`: `pid:start@boot`, its pid, its start time (in
+/// clock ticks since boot, from `/proc/self/stat`, so that a later process given the same pid
+/// is not taken for it) and the machine's boot id.
+pub fn this_process() -> &'static str {
+    static OWNER: LazyLock<String> = LazyLock::new(|| {
+        let pid = std::process::id();
+        format!(
+            "{pid}:{}@{}",
+            process_start(pid).unwrap_or_default(),
+            boot_id()
+        )
+    });
+    &OWNER
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Field 22 of `/proc/PID/stat` (after the command name, which may hold spaces and parens).
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the process `owner` names is alive; `None` when this machine cannot tell (it ran
+/// on another one).
+fn owner_alive(owner: &str) -> Option<bool> {
+    let (process, boot) = owner.split_once('@')?;
+    if boot != boot_id() {
+        // Another machine, or this one before a reboot.
+        return None;
+    }
+    let (pid, start) = process.split_once(':')?;
+    let pid: u32 = pid.parse().ok()?;
+    let start: u64 = start.parse().ok()?;
+    Some(process_start(pid) == Some(start))
+}
+
+/// Marks the runs whose process died as failed ("interrupted"); called when a process starts.
+/// On SQLite the owner's pid and start time tell; on PostgreSQL, where several servers share
+/// the database, a run is interrupted when nobody holds its advisory lock (its transaction
+/// is gone) after a grace period. Returns how many were marked.
+pub async fn reap_interrupted(db: &DatabaseConnection) -> AppResult<u64> {
+    let running = runs::Entity::find()
+        .filter(runs::Column::Status.eq(STATUS_RUNNING))
+        .all(db)
+        .await?;
+    let mut reaped = 0;
+    for run in running {
+        if reap_if_gone(db, &run).await? {
+            reaped += 1;
+        }
+    }
+    Ok(reaped)
+}
+
+/// Marks `run` (found running) failed if its owner is gone; whether it did.
+pub async fn reap_if_gone(db: &DatabaseConnection, run: &runs::Model) -> AppResult<bool> {
+    let reason = "interrupted: the process running it stopped before it finished (nothing \
+                  was written)";
+    let known = match run.owner.as_deref() {
+        Some(owner) if owner == this_process() => Some(true),
+        Some(owner) => owner_alive(owner),
+        None => None,
+    };
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Only the run's lock tells for a process of another machine, and only after the
+        // grace period; one of this machine is asked directly too.
+        let young = (now() - run.started_at).num_seconds() < START_GRACE_SECS;
+        if known == Some(true) || (known.is_none() && young) {
+            return Ok(false);
+        }
+        let tx = db.begin().await?;
+        let free = if known == Some(false) {
+            // Its process is gone, but its server process may still be finishing the statement
+            // it was running when the client died (then rolls back): wait a while for that.
+            tx.execute_unprepared(&format!(
+                "SET LOCAL lock_timeout = '{DEAD_OWNER_WAIT_SECS}s'"
+            ))
+            .await?;
+            let mut q = Sql::new(DbBackend::Postgres, "SELECT pg_advisory_xact_lock(");
+            q.bind(RUN_LOCK_CLASS)
+                .push(", ")
+                .bind(run.id as i32)
+                .push(")");
+            match q.execute(&tx).await {
+                Ok(_) => true,
+                Err(e) if e.to_string().contains("lock timeout") => {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            let mut q = Sql::new(DbBackend::Postgres, "SELECT pg_try_advisory_xact_lock(");
+            q.bind(RUN_LOCK_CLASS)
+                .push(", ")
+                .bind(run.id as i32)
+                .push(")");
+            match q.fetch_one(&tx).await? {
+                Some(row) => row.try_get_by_index(0)?,
+                None => false,
+            }
+        };
+        if free {
+            mark_interrupted(&tx, run.id, reason).await?;
+        }
+        tx.commit().await?;
+        return Ok(free);
+    }
+    // SQLite databases are not shared between machines: an owner of another boot is gone.
+    let alive = known.unwrap_or(false);
+    if !alive {
+        mark_interrupted(db, run.id, reason).await?;
+    }
+    Ok(!alive)
+}
+
+async fn mark_interrupted(conn: &impl ConnectionTrait, id: i64, reason: &str) -> AppResult<()> {
+    runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value(STATUS_FAILED))
+        .col_expr(
+            runs::Column::Detail,
+            Expr::value(serde_json::json!({ "error": reason }).to_string()),
+        )
+        .col_expr(runs::Column::FinishedAt, Expr::value(now()))
+        .filter(runs::Column::Id.eq(id))
+        .filter(runs::Column::Status.eq(STATUS_RUNNING))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// Runs of a tenant, newest first; `before` is the cursor (a run id).

@@ -256,10 +256,31 @@ pub async fn rollback_run(
     id: RunId,
     actor: &Actor,
 ) -> AppResult<RollbackOutcome> {
+    let unlocked = runs::get(db, tenant, id).await?;
+    let new = runs::NewRun {
+        tenant,
+        kind: RunKind::Rollback,
+        source: unlocked.source_id.map(SourceId),
+        target: unlocked.target_id.map(TargetId),
+        actor,
+    };
+    let run = runs::open(db, new).await?;
+    let run_id = RunId(run.id);
+    runs::recorded(db, run_id, rollback_recorded(db, tenant, unlocked, run)).await
+}
+
+/// `rollback_run` of `unlocked` (the run as read before any lock), with its own run opened.
+async fn rollback_recorded(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    unlocked: crate::entity::runs::Model,
+    run: crate::entity::runs::Model,
+) -> AppResult<RollbackOutcome> {
+    let id = RunId(unlocked.id);
     let tx = crate::db::begin_write(db).await?;
+    runs::attach(&tx, &run).await?;
     // A bulk writer (see `locks`): the lock of whose records the run changed, exclusively
     // (a sync's: its target's), then the run read again under it.
-    let unlocked = runs::get(&tx, tenant, id).await?;
     let owner = match (unlocked.target_id, unlocked.source_id) {
         (Some(target), _) => Some(Owner::Target(TargetId(target))),
         (None, Some(source)) => Some(Owner::Source(SourceId(source))),
@@ -278,6 +299,11 @@ pub async fn rollback_run(
         (_, runs::STATUS_RUNNING) => {
             return Err(AppError::Conflict(format!("run {id} has not finished")));
         }
+        (_, runs::STATUS_FAILED) => {
+            return Err(AppError::Conflict(format!(
+                "run {id} failed, so it changed nothing: there is nothing to roll back"
+            )));
+        }
         ("cleanup", _) => {
             return Err(AppError::Conflict(format!(
                 "run {id} is a cleanup: deleted history cannot be brought back"
@@ -285,15 +311,6 @@ pub async fn rollback_run(
         }
         _ => {}
     }
-    let run = runs::start(
-        &tx,
-        tenant,
-        RunKind::Rollback,
-        target_run.source_id.map(SourceId),
-        target_run.target_id.map(TargetId),
-        actor,
-    )
-    .await?;
     let new_run = RunId(run.id);
     let mut outcome = RollbackOutcome {
         run_id: new_run,

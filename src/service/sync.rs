@@ -125,24 +125,52 @@ pub async fn sync(
 ) -> AppResult<SyncOutcome> {
     super::sources::get(db, tenant, source_id).await?;
     let target = super::targets::get(db, tenant, target_id).await?;
-    let settings = super::targets::settings(&target);
+    let new = runs::NewRun {
+        tenant,
+        kind: RunKind::Sync,
+        source: Some(source_id),
+        target: Some(target_id),
+        actor,
+    };
+    if opts.dry_run {
+        // A dry run writes nothing, its run included.
+        return sync_recorded(db, new, source_id, &target, None, opts).await;
+    }
+    let run = runs::open(db, new.clone()).await?;
+    let id = RunId(run.id);
+    let work = sync_recorded(db, new, source_id, &target, Some(run), opts);
+    runs::recorded(db, id, work).await
+}
 
+/// `sync`, with its run (opened before, or `None` for a dry run, whose run lives and dies
+/// with its transaction).
+async fn sync_recorded(
+    db: &DatabaseConnection,
+    new: runs::NewRun<'_>,
+    source_id: SourceId,
+    target: &crate::entity::targets::Model,
+    run: Option<crate::entity::runs::Model>,
+    opts: SyncOptions,
+) -> AppResult<SyncOutcome> {
+    let (tenant, target_id) = (new.tenant, TargetId(target.id));
+    let settings = super::targets::settings(target);
     let lock = target_lock(target_id);
     let _guard = lock.lock().await;
     let tx = crate::db::begin_write(db).await?;
     let backend = tx.get_database_backend();
+    let run = match run {
+        Some(run) => {
+            runs::attach(&tx, &run).await?;
+            run
+        }
+        None => {
+            let n = &new;
+            runs::start(&tx, tenant, n.kind, n.source, n.target, n.actor).await?
+        }
+    };
     // The source's records are read, the target's written (see `locks`).
     locks::lock(&tx, Owner::Source(source_id), Mode::Shared).await?;
     locks::lock(&tx, Owner::Target(target_id), Mode::Exclusive).await?;
-    let run = runs::start(
-        &tx,
-        tenant,
-        RunKind::Sync,
-        Some(source_id),
-        Some(target_id),
-        actor,
-    )
-    .await?;
     let run_id = RunId(run.id);
 
     let started = std::time::Instant::now();

@@ -2,6 +2,8 @@
 //! postgres URL) a fresh, uniquely named PostgreSQL database that is dropped afterwards.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use std::sync::atomic::{AtomicU32, Ordering};
 use sync_manager::config::DatabaseUrl;
