@@ -116,7 +116,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         "Serving on http://{addr} (API docs at http://{addr}/docs, database {})",
         ctx.database_url
     );
-    Server::new_with_acceptor(acceptor)
+    Server::new_with_acceptor(crate::http::acceptor::ProblemAcceptor(acceptor))
         .run_with_graceful_shutdown(
             build_app(state),
             shutdown_signal(),

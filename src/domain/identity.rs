@@ -44,10 +44,25 @@ pub fn identity_field<'v, V: 'v>(
     }
 }
 
+/// The longest external id, in bytes: longer ones do not fit PostgreSQL's index entries.
+pub const MAX_ID_BYTES: usize = 512;
+
+/// Whether `id` can be stored as an external id on every backend: PostgreSQL's text cannot
+/// hold a NUL character, and its index entries limit the length.
+pub fn storable_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_BYTES && !id.contains('\0')
+}
+
 /// The external id a record's `external_id` (or `id`) field gives.
 pub fn identity_of(field: &Value) -> Result<String, IdentityError> {
     match field {
         Value::String(s) if s.is_empty() => Err(IdentityError::Invalid("an empty string")),
+        Value::String(s) if s.contains('\0') => Err(IdentityError::Invalid(
+            "a string with a NUL character (\\u0000), which cannot be stored",
+        )),
+        Value::String(s) if s.len() > MAX_ID_BYTES => {
+            Err(IdentityError::Invalid("a string longer than 512 bytes"))
+        }
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
         Value::Number(_) => Err(IdentityError::Invalid("a float")),
@@ -94,6 +109,17 @@ mod tests {
                 Err(IdentityError::Invalid("a boolean")),
             ),
             (json!({"id": 1.5}), Err(IdentityError::Invalid("a float"))),
+            (
+                json!({"id": "nul\u{0}id"}),
+                Err(IdentityError::Invalid(
+                    "a string with a NUL character (\\u0000), which cannot be stored",
+                )),
+            ),
+            (
+                json!({"id": "x".repeat(513)}),
+                Err(IdentityError::Invalid("a string longer than 512 bytes")),
+            ),
+            (json!({"id": "x".repeat(512)}), Ok("x".repeat(512))),
             (json!({"id": [1]}), Err(IdentityError::Invalid("an array"))),
             (
                 json!({"id": {"a": 1}}),

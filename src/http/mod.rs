@@ -1,9 +1,11 @@
 //! HTTP: the REST API (poem-openapi) with its OpenAPI document and Swagger UI, built by
 //! [`build_app`], which `serve` runs and the tests drive in-process.
+pub mod acceptor;
 pub mod api;
 pub mod auth;
 pub mod list_cache;
 pub mod problem;
+pub mod routes;
 
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::middleware::Tracing;
@@ -47,6 +49,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
              header. Errors are RFC 9457 problem+json. Lists are top-level JSON arrays.",
     );
     let limit = state.max_body_bytes;
+    let routes = std::sync::Arc::new(routes::Routes::from_spec(&service.spec()));
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
     Route::new()
@@ -62,6 +65,21 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         })
         .before(move |req| prepare_request(req, limit))
         .catch_all_error(problem::from_poem_error)
+        .around(move |ep, req| {
+            let routes = routes.clone();
+            async move {
+                // A wrong method gets the methods the path has (RFC 9110 §15.5.6).
+                let path = req.uri().path().to_string();
+                let mut resp = ep.call(req).await?.into_response();
+                if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+                    && let Some(allow) = routes.allow(&path)
+                    && let Ok(value) = HeaderValue::from_str(&allow)
+                {
+                    resp.headers_mut().insert(header::ALLOW, value);
+                }
+                Ok(resp)
+            }
+        })
         .with(Tracing)
         .data(state)
 }

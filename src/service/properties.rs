@@ -6,7 +6,7 @@ use super::snapshots::{PropertyKind, snapshot_ids};
 use super::sql::Sql;
 use super::{Actor, now};
 use crate::domain::canonical::Canonical;
-use crate::domain::identity::extract_external_id;
+use crate::domain::identity::{extract_external_id, storable_id};
 use crate::domain::kinds::SourceKind;
 use crate::domain::patch::merge_patch;
 use crate::entity::{source_properties, target_properties};
@@ -535,6 +535,10 @@ pub async fn get_source(
     external_id: &str,
 ) -> AppResult<source_properties::Model> {
     super::sources::get(conn, tenant, source).await?;
+    if !storable_id(external_id) {
+        // Such an id cannot have been stored (NUL, too long): there is no such record.
+        return Err(AppError::not_found("property", external_id));
+    }
     source_properties::Entity::find()
         .filter(source_properties::Column::SourceId.eq(source.0))
         .filter(source_properties::Column::ExternalId.eq(external_id))
@@ -550,6 +554,10 @@ pub async fn get_target(
     external_id: &str,
 ) -> AppResult<target_properties::Model> {
     super::targets::get(conn, tenant, target).await?;
+    if !storable_id(external_id) {
+        // Such an id cannot have been stored (NUL, too long): there is no such record.
+        return Err(AppError::not_found("property", external_id));
+    }
     target_properties::Entity::find()
         .filter(target_properties::Column::TargetId.eq(target.0))
         .filter(target_properties::Column::ExternalId.eq(external_id))
@@ -568,6 +576,10 @@ async fn lock_target_record(
 ) -> AppResult<target_properties::Model> {
     super::targets::get(tx, tenant, target).await?;
     locks::lock(tx, Owner::Target(target), Mode::Shared).await?;
+    if !storable_id(external_id) {
+        // Such an id cannot have been stored (NUL, too long): there is no such record.
+        return Err(AppError::not_found("property", external_id));
+    }
     target_properties::Entity::find()
         .filter(target_properties::Column::TargetId.eq(target.0))
         .filter(target_properties::Column::ExternalId.eq(external_id))
@@ -584,6 +596,10 @@ async fn lock_source_record(
     external_id: &str,
 ) -> AppResult<source_properties::Model> {
     locks::lock(tx, Owner::Source(source), Mode::Shared).await?;
+    if !storable_id(external_id) {
+        // Such an id cannot have been stored (NUL, too long): there is no such record.
+        return Err(AppError::not_found("property", external_id));
+    }
     source_properties::Entity::find()
         .filter(source_properties::Column::SourceId.eq(source.0))
         .filter(source_properties::Column::ExternalId.eq(external_id))

@@ -18,6 +18,12 @@ pub(crate) fn validate_name(field: &str, name: &str) -> AppResult<String> {
     if name.chars().count() > 200 {
         return Err(AppError::invalid(field, "must be at most 200 characters"));
     }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            field,
+            "must not contain control characters (such as NUL, tab or a line break)",
+        ));
+    }
     Ok(name.to_string())
 }
 

@@ -2,7 +2,9 @@
 //! postgres URL) a fresh, uniquely named PostgreSQL database that is dropped afterwards.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod cli;
+pub mod server;
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -2,6 +2,7 @@
 //! one service call.
 mod endpoints;
 mod health;
+mod history;
 mod imports;
 mod paging;
 mod properties;
@@ -47,7 +48,7 @@ pub fn apis(
     sync::SyncApi,
     runs::RunsApi,
     warnings::WarningsApi,
-    properties::HistoryApi,
+    history::HistoryApi,
     tenant::TenantApi,
 ) {
     (
@@ -59,7 +60,7 @@ pub fn apis(
         sync::SyncApi(state.clone()),
         runs::RunsApi(state.clone()),
         warnings::WarningsApi(state.clone()),
-        properties::HistoryApi(state.clone()),
+        history::HistoryApi(state.clone()),
         tenant::TenantApi(state),
     )
 }

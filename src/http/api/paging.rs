@@ -129,6 +129,17 @@ pub fn id_cursor<T: std::str::FromStr>(cursor: Option<String>) -> Result<Option<
         .transpose()
 }
 
+/// Reads a cursor that is a record's external id (what the `Link` header carries).
+pub fn text_cursor(cursor: Option<String>) -> Result<Option<String>, ApiError> {
+    match cursor {
+        Some(c) if !crate::domain::identity::storable_id(&c) => Err(bad_request(
+            "cursor must be the value from the Link header (an external id: 1 to 512 bytes, \
+             no NUL character)",
+        )),
+        other => Ok(other),
+    }
+}
+
 /// Percent-encodes a query parameter value.
 pub fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

@@ -1,15 +1,14 @@
 use super::ApiTags;
 use super::paging::JsonArray;
 use super::paging::{self, ListResponse};
-use crate::entity::{snapshots as snapshot_entity, source_properties, target_properties};
+use crate::entity::{source_properties, target_properties};
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
 use crate::http::list_cache::{CachedPage, ListKey};
 use crate::http::problem::{ApiResult, bad_request};
 use crate::ids::TenantId;
-use crate::ids::{SnapshotId, SourceId, TargetId};
+use crate::ids::{SourceId, TargetId};
 use crate::service::properties::{self, ListedProperty, Owner, PropertyFilter, has_manual_changes};
-use crate::service::snapshots::{self, PropertyKind};
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -244,7 +243,7 @@ impl PropertiesApi {
         let limit = paging::limit(limit.0)?;
         let filter = PropertyFilter {
             changed_since: since(changed_since.0.clone())?,
-            after: cursor.0,
+            after: paging::text_cursor(cursor.0)?,
             limit,
             ..Default::default()
         };
@@ -302,7 +301,7 @@ impl PropertiesApi {
         let filter = PropertyFilter {
             has_manual_changes: has_manual_changes.0,
             changed_since: since(changed_since.0.clone())?,
-            after: cursor.0,
+            after: paging::text_cursor(cursor.0)?,
             limit,
             ..Default::default()
         };
@@ -365,71 +364,7 @@ impl PropertiesApi {
         .await?;
         Ok(Json(p.into()))
     }
-}
 
-/// A previous version of a record.
-#[derive(Debug, Object)]
-pub struct SnapshotDto {
-    pub id: i64,
-    /// source or target.
-    pub property_kind: String,
-    pub property_id: i64,
-    pub external_id: String,
-    pub data: Value,
-    pub hash: String,
-    pub deleted_at: Option<DateTime<Utc>>,
-    /// Why it was taken: import, sync, manual edit, restore, rollback, resolve…
-    pub reason: String,
-    /// The run that replaced this version.
-    pub run_id: Option<i64>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<snapshot_entity::Model> for SnapshotDto {
-    fn from(m: snapshot_entity::Model) -> Self {
-        SnapshotDto {
-            id: m.id,
-            property_kind: m.property_kind,
-            property_id: m.property_id,
-            data: serde_json::from_str(&m.data).unwrap_or(Value::Null),
-            external_id: m.external_id,
-            hash: m.hash,
-            deleted_at: m.deleted_at,
-            reason: m.reason,
-            run_id: m.run_id,
-            created_at: m.created_at,
-        }
-    }
-}
-
-/// What a restore did.
-#[derive(Debug, Object)]
-pub struct RestoreResult {
-    /// The restore's run.
-    pub run_id: i64,
-    /// source or target.
-    pub property_kind: String,
-    pub external_id: String,
-}
-
-#[derive(ApiResponse)]
-pub enum SourcePropertyCreated {
-    /// Created.
-    #[oai(status = 201)]
-    Created(Json<SourcePropertyDto>),
-}
-
-#[derive(ApiResponse)]
-pub enum PropertyDeleted {
-    /// Soft-deleted (a snapshot keeps the last version).
-    #[oai(status = 204)]
-    Deleted,
-}
-
-pub struct HistoryApi(pub AppState);
-
-#[OpenApi(tag = "ApiTags::Properties")]
-impl HistoryApi {
     /// Add a record to a manual source
     ///
     /// The body is the record: a JSON object with an `external_id` or `id`. Only sources of
@@ -495,81 +430,20 @@ impl HistoryApi {
         .await?;
         Ok(PropertyDeleted::Deleted)
     }
+}
 
-    /// History of a source record
-    ///
-    /// Its previous versions, newest first.
-    #[oai(
-        path = "/sources/:id/properties/:external_id/snapshots",
-        method = "get"
-    )]
-    async fn source_history(
-        &self,
-        auth: TenantKey,
-        id: Path<i64>,
-        external_id: Path<String>,
-        /// Page size (default 100, max 1000).
-        limit: Query<Option<u64>>,
-        /// From the `Link` header of the previous page.
-        cursor: Query<Option<String>>,
-    ) -> ApiResult<ListResponse<SnapshotDto>> {
-        let p = properties::get_source(&self.0.db, auth.0.tenant, SourceId(id.0), &external_id.0)
-            .await?;
-        let all =
-            snapshots::list_for_property(&self.0.db, auth.0.tenant, PropertyKind::Source, p.id)
-                .await?;
-        let path = format!(
-            "/sources/{}/properties/{}/snapshots",
-            id.0,
-            paging::encode(&external_id.0)
-        );
-        paging::page_in_memory(all, |s| s.id, true, &path, limit.0, cursor.0)
-    }
+#[derive(ApiResponse)]
+pub enum SourcePropertyCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<SourcePropertyDto>),
+}
 
-    /// History of a target record
-    ///
-    /// Its previous versions, newest first.
-    #[oai(
-        path = "/targets/:id/properties/:external_id/snapshots",
-        method = "get"
-    )]
-    async fn target_history(
-        &self,
-        auth: TenantKey,
-        id: Path<i64>,
-        external_id: Path<String>,
-        /// Page size (default 100, max 1000).
-        limit: Query<Option<u64>>,
-        /// From the `Link` header of the previous page.
-        cursor: Query<Option<String>>,
-    ) -> ApiResult<ListResponse<SnapshotDto>> {
-        let p = properties::get_target(&self.0.db, auth.0.tenant, TargetId(id.0), &external_id.0)
-            .await?;
-        let all =
-            snapshots::list_for_property(&self.0.db, auth.0.tenant, PropertyKind::Target, p.id)
-                .await?;
-        let path = format!(
-            "/targets/{}/properties/{}/snapshots",
-            id.0,
-            paging::encode(&external_id.0)
-        );
-        paging::page_in_memory(all, |s| s.id, true, &path, limit.0, cursor.0)
-    }
-
-    /// Restore a snapshot
-    ///
-    /// Puts that version back onto its record (the current version is snapshotted first). On a
-    /// target this counts as a manual edit, so the next sync merges rather than overwrites.
-    #[oai(path = "/snapshots/:id/restore", method = "post")]
-    async fn restore(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Json<RestoreResult>> {
-        let out =
-            snapshots::restore(&self.0.db, auth.0.tenant, SnapshotId(id.0), &auth.0.actor).await?;
-        Ok(Json(RestoreResult {
-            run_id: out.run_id.0,
-            property_kind: out.property_kind.as_str().to_string(),
-            external_id: out.external_id,
-        }))
-    }
+#[derive(ApiResponse)]
+pub enum PropertyDeleted {
+    /// Soft-deleted (a snapshot keeps the last version).
+    #[oai(status = 204)]
+    Deleted,
 }
 
 #[cfg(test)]

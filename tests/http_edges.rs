@@ -1,0 +1,217 @@
+//! The HTTP door, in-process on SQLite and (when enabled) PostgreSQL: values a backend cannot
+//! store, wrong methods, and the OpenAPI document covering every route the app answers.
+mod common;
+
+use common::api::setup;
+use poem::http::StatusCode;
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+backend_tests!(
+    values_a_backend_cannot_store_are_4xx,
+    a_wrong_method_names_the_allowed_ones,
+    every_route_the_app_answers_is_documented,
+);
+
+/// NUL characters (PostgreSQL's text cannot hold them) and ids too long for an index entry
+/// are a per-record error in an import, a 404 in a path, a 400 in a cursor, a 422 in a name,
+/// the same on both backends.
+async fn values_a_backend_cannot_store_are_4xx(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let s = api.create("/sources", "portal").await;
+    let long = "x".repeat(513);
+    let out = api
+        .call(
+            "POST",
+            &format!("/sources/{s}/import"),
+            Some(json!({"data": [
+                {"id": "nul\u{0}id", "title": "a"},
+                {"id": long, "title": "b"},
+                {"id": "ok", "title": "with a \u{0} inside the data is fine", "k\u{0}": 1},
+            ]})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(out["stats"]["created"], 1, "{out}");
+    assert_eq!(out["stats"]["rejected"], 2, "{out}");
+    let reasons: Vec<&str> = out["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons[0].contains("NUL character"), "{reasons:?}");
+    assert!(reasons[1].contains("longer than 512 bytes"), "{reasons:?}");
+    let stored = api
+        .call("GET", &format!("/sources/{s}/properties/ok"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        stored["data"]["title"],
+        "with a \u{0} inside the data is fine"
+    );
+    // Strict: the whole batch is refused.
+    api.call(
+        "POST",
+        &format!("/sources/{s}/import"),
+        Some(json!({"data": [{"id": "nul\u{0}id"}], "strict": true})),
+    )
+    .await
+    .problem(422, "NUL character");
+    api.call("GET", &format!("/sources/{s}/properties/nul%00id"), None)
+        .await
+        .problem(404, "not found");
+    api.call(
+        "GET",
+        &format!("/sources/{s}/properties/{long}/snapshots"),
+        None,
+    )
+    .await
+    .problem(404, "not found");
+    api.call(
+        "GET",
+        &format!("/sources/{s}/properties?limit=10&cursor=a%00b"),
+        None,
+    )
+    .await
+    .problem(400, "cursor");
+    api.call("POST", "/sources", Some(json!({"name": "a\u{0}b"})))
+        .await
+        .problem(422, "control characters");
+    let t = api.create("/targets", "website").await;
+    api.call(
+        "PATCH",
+        &format!("/targets/{t}/properties/nul%00id"),
+        Some(json!({"data": {"title": "x"}})),
+    )
+    .await
+    .problem(404, "not found");
+}
+
+async fn a_wrong_method_names_the_allowed_ones(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    for (method, path, allow) in [
+        ("PUT", "/health", "GET, HEAD"),
+        ("PUT", "/sources/1", "DELETE, GET, HEAD, PATCH"),
+        ("GET", "/sources/1/import", "POST"),
+        ("DELETE", "/targets/1/properties/P1", "GET, HEAD, PATCH"),
+    ] {
+        let mut req = match method {
+            "PUT" => api.cli.put(path),
+            "GET" => api.cli.get(path),
+            _ => api.cli.delete(path),
+        };
+        req = req.header("X-API-Key", &api.key);
+        let resp = req.send().await;
+        resp.assert_status(StatusCode::METHOD_NOT_ALLOWED);
+        resp.assert_header("allow", allow);
+        resp.assert_content_type("application/problem+json");
+    }
+}
+
+/// The operations a path template has in the OpenAPI document.
+fn documented(spec: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            out.insert((path.clone(), method.to_ascii_uppercase()));
+        }
+    }
+    out
+}
+
+/// `path = "…"` of every `#[oai(…)]` operation in the API's sources, as a template.
+fn paths_in_sources() -> BTreeSet<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/api");
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let file = entry.unwrap().path();
+        let macro_args = file.ends_with("endpoints.rs");
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Literal paths, and the paths handed to the sources/targets macro (in endpoints.rs,
+        // a line of their own).
+        for line in text.lines() {
+            let literal = match line.split_once("path = \"") {
+                Some((_, rest)) => rest.split('"').next(),
+                None if !macro_args => None,
+                None => line
+                    .trim()
+                    .strip_prefix("\"/")
+                    .and_then(|rest| rest.strip_suffix("\","))
+                    .filter(|rest| !rest.contains('"')),
+            };
+            let Some(literal) = literal else { continue };
+            let literal = format!("/{}", literal.trim_start_matches('/'));
+            let template: Vec<String> = literal
+                .split('/')
+                .map(|seg| match seg.strip_prefix(':') {
+                    Some(name) => format!("{{{name}}}"),
+                    None => seg.to_string(),
+                })
+                .collect();
+            out.insert(template.join("/"));
+        }
+    }
+    out
+}
+
+/// Every path of an operation in the sources is in the document, and no method that the app
+/// answers on a documented path is missing from it (the app once answered
+/// `GET /sources/{id}/properties` without documenting it).
+async fn every_route_the_app_answers_is_documented(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let spec = api
+        .raw("GET", "/openapi.json", None, None)
+        .await
+        .expect(200);
+    let ops = documented(&spec);
+    let templates: BTreeSet<String> = ops.iter().map(|(p, _)| p.clone()).collect();
+    for path in paths_in_sources() {
+        assert!(
+            templates.contains(&path),
+            "{path} is routed but not in /openapi.json"
+        );
+    }
+    assert!(templates.len() >= 25, "{templates:?}");
+    let s = api.create("/sources", "portal").await;
+    let t = api.create("/targets", "website").await;
+    for template in &templates {
+        let path = template
+            .replace("{source_id}", &s.to_string())
+            .replace("{target_id}", &t.to_string())
+            .replace("{external_id}", "P1")
+            .replace(
+                "{id}",
+                &if template.starts_with("/targets") {
+                    t
+                } else {
+                    s
+                }
+                .to_string(),
+            );
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let mut req = match method {
+                "GET" => api.cli.get(&path),
+                "POST" => api.cli.post(&path),
+                "PUT" => api.cli.put(&path),
+                "PATCH" => api.cli.patch(&path),
+                _ => api.cli.delete(&path),
+            };
+            req = req
+                .header("X-API-Key", &api.key)
+                .content_type("application/json")
+                .body("{}");
+            let resp = req.send().await;
+            let status = resp.0.status();
+            let body = resp.0.into_body().into_string().await.unwrap();
+            let unrouted = status == StatusCode::METHOD_NOT_ALLOWED
+                || (status == StatusCode::NOT_FOUND && body.contains("no such path"));
+            assert_eq!(
+                !unrouted,
+                ops.contains(&(template.clone(), method.to_string())),
+                "{method} {path} answered {status} {body}"
+            );
+        }
+    }
+}
