@@ -12,6 +12,7 @@ backend_tests!(
     values_a_backend_cannot_store_are_4xx,
     a_wrong_method_names_the_allowed_ones,
     every_route_the_app_answers_is_documented,
+    lists_without_a_limit_are_read_whole,
 );
 
 /// NUL characters (PostgreSQL's text cannot hold them) and ids too long for an index entry
@@ -214,4 +215,108 @@ async fn every_route_the_app_answers_is_documented(db: &DatabaseConnection) {
             );
         }
     }
+}
+
+/// Without `?limit=` a list is every matching record, streamed over several database pages,
+/// so the reference card's `jq '.[] | select(.has_manual_changes)'` finds every hand-edited
+/// record; with `?limit=` it pages as before.
+async fn lists_without_a_limit_are_read_whole(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let s = api.create("/sources", "portal").await;
+    let t = api.create("/targets", "website").await;
+    let n = 2500;
+    let records: Vec<Value> = (0..n)
+        .map(|i| json!({"id": format!("P{i:05}"), "title": format!("Villa {i}"), "price": i}))
+        .collect();
+    api.call(
+        "POST",
+        &format!("/sources/{s}/import"),
+        Some(json!({ "data": records })),
+    )
+    .await
+    .expect(200);
+    api.call("POST", &format!("/sync/{s}/{t}"), None)
+        .await
+        .expect(200);
+    for id in ["P00007", "P02400"] {
+        api.call(
+            "PATCH",
+            &format!("/targets/{t}/properties/{id}"),
+            Some(json!({"data": {"title": "edited by hand"}})),
+        )
+        .await
+        .expect(200);
+    }
+    let all = api
+        .call("GET", &format!("/targets/{t}/properties"), None)
+        .await;
+    assert_eq!(all.total, Some(n));
+    assert_eq!(all.link, None);
+    let items = all.body.as_array().expect("one top-level array");
+    assert_eq!(items.len() as u64, n);
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|p| p["external_id"].as_str().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ordered, no repeats");
+    // The reference card's line, with jq itself when it is there (.ci/run installs it).
+    let body = all.body.to_string();
+    let edited: Vec<String> = if let Ok(mut jq) = std::process::Command::new("jq")
+        .args(["-r", ".[] | select(.has_manual_changes) | .external_id"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write;
+        jq.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+        let out = jq.wait_with_output().unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    } else {
+        items
+            .iter()
+            .filter(|p| p["has_manual_changes"] == true)
+            .map(|p| p["external_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(edited, ["P00007", "P02400"]);
+    // Filters apply to the whole list too.
+    let manual = api
+        .call(
+            "GET",
+            &format!("/targets/{t}/properties?has_manual_changes=true"),
+            None,
+        )
+        .await;
+    assert_eq!(manual.total, Some(2));
+    assert_eq!(manual.body.as_array().unwrap().len(), 2);
+    let sources = api
+        .call("GET", &format!("/sources/{s}/properties"), None)
+        .await;
+    assert_eq!(sources.body.as_array().unwrap().len() as u64, n);
+    // With a limit: a page and the link to the next.
+    let page = api
+        .call("GET", &format!("/targets/{t}/properties?limit=1000"), None)
+        .await;
+    assert_eq!(page.body.as_array().unwrap().len(), 1000);
+    assert_eq!(page.total, Some(n));
+    assert!(page.link.unwrap().contains("cursor=P00999"));
+    // The other lists: every item without a limit, no link.
+    for path in ["/runs", "/warnings", "/sources", "/targets", "/keys"] {
+        let all = api.call("GET", path, None).await;
+        assert_eq!(all.status, StatusCode::OK, "{path}");
+        assert_eq!(all.link, None, "{path}");
+        assert_eq!(
+            all.body.as_array().unwrap().len() as u64,
+            all.total.unwrap(),
+            "{path}"
+        );
+    }
+    let runs = api.call("GET", "/runs", None).await;
+    assert_eq!(runs.total, Some(4), "import, sync, two edits");
+    let runs = api.call("GET", "/runs?limit=3", None).await;
+    assert!(runs.link.is_some());
 }

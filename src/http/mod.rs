@@ -46,7 +46,10 @@ pub fn build_app(state: AppState) -> impl Endpoint {
     .description(
         "Multi-tenant data synchronisation hub: import records into sources, sync them to \
              targets without silently losing manual edits. Authenticate with the `X-API-Key` \
-             header. Errors are RFC 9457 problem+json. Lists are top-level JSON arrays.",
+             header. Errors are RFC 9457 problem+json. Lists are top-level JSON arrays: \
+             without `limit` every matching item (streamed, so `jq '.[]'` sees them all), with \
+             `limit` (1 to 1000) one page and a `Link: <…>; rel=\"next\"` header for the next; \
+             `X-Total-Count` on both.",
     );
     let limit = state.max_body_bytes;
     let routes = std::sync::Arc::new(routes::Routes::from_spec(&service.spec()));

@@ -473,45 +473,57 @@ pub async fn page_at(
     state: ListState,
     filter: &PropertyFilter,
 ) -> AppResult<(Vec<ListedProperty>, u64)> {
-    match owner {
-        Owner::Source(s) => {
-            let all = source_query(s, filter);
-            let page = source_page_query(s, filter);
-            page_of(conn, all, page, SOURCE_LISTED, state, filter).await
-        }
-        Owner::Target(t) => {
-            let all = target_query(t, filter);
-            let page = target_page_query(t, filter);
-            page_of(conn, all, page, TARGET_LISTED, state, filter).await
-        }
+    let total = total_at(conn, owner, state, filter).await?;
+    Ok((rows(conn, owner, filter).await?, total))
+}
+
+/// How many properties of `owner` match `filter`: the kept live count when the filter lists
+/// every live record, else a count.
+pub async fn total_at(
+    conn: &impl ConnectionTrait,
+    owner: Owner,
+    state: ListState,
+    filter: &PropertyFilter,
+) -> AppResult<u64> {
+    let all = match owner {
+        Owner::Source(s) => source_query(s, filter).count(conn),
+        Owner::Target(t) => target_query(t, filter).count(conn),
+    };
+    if counts_all_live(filter) {
+        debug_assert_eq!(state.live, all.await?);
+        Ok(state.live)
+    } else {
+        Ok(all.await?)
     }
 }
 
-/// The page `page` selects (as one aggregated row when it can) and the total of `all`: the
-/// kept live count when the filter lists every live record.
-async fn page_of<E>(
+/// The page of `owner`'s properties that `filter` selects (cursor and limit), as one
+/// aggregated row when it can. The caller checked that the owner is the tenant's.
+pub async fn rows(
     conn: &impl ConnectionTrait,
-    all: sea_orm::Select<E>,
+    owner: Owner,
+    filter: &PropertyFilter,
+) -> AppResult<Vec<ListedProperty>> {
+    match owner {
+        Owner::Source(s) => rows_of(conn, source_page_query(s, filter), SOURCE_LISTED).await,
+        Owner::Target(t) => rows_of(conn, target_page_query(t, filter), TARGET_LISTED).await,
+    }
+}
+
+async fn rows_of<E>(
+    conn: &impl ConnectionTrait,
     page: sea_orm::Select<E>,
     listed: Listed,
-    state: ListState,
-    filter: &PropertyFilter,
-) -> AppResult<(Vec<ListedProperty>, u64)>
+) -> AppResult<Vec<ListedProperty>>
 where
     E: EntityTrait,
     E::Model: Into<ListedProperty> + Sync,
 {
-    let total = if counts_all_live(filter) {
-        debug_assert_eq!(state.live, all.count(conn).await?);
-        state.live
-    } else {
-        all.count(conn).await?
-    };
     if let Some(rows) = listed_page(conn, page.clone(), listed).await? {
-        return Ok((rows, total));
+        return Ok(rows);
     }
     let rows = page.all(conn).await?;
-    Ok((rows.into_iter().map(Into::into).collect(), total))
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 fn target_page_query(

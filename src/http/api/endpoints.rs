@@ -115,7 +115,7 @@ macro_rules! endpoint_api {
             async fn list(
                 &self,
                 auth: TenantKey,
-                /// Page size (default 100, max 1000).
+                /// Page size (1 to 1000); without it, every item in one array.
                 limit: Query<Option<u64>>,
                 /// From the `Link` header of the previous page.
                 cursor: Query<Option<String>>,

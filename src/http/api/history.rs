@@ -75,7 +75,7 @@ impl HistoryApi {
         auth: TenantKey,
         id: Path<i64>,
         external_id: Path<String>,
-        /// Page size (default 100, max 1000).
+        /// Page size (1 to 1000); without it, every item in one array.
         limit: Query<Option<u64>>,
         /// From the `Link` header of the previous page.
         cursor: Query<Option<String>>,
@@ -105,7 +105,7 @@ impl HistoryApi {
         auth: TenantKey,
         id: Path<i64>,
         external_id: Path<String>,
-        /// Page size (default 100, max 1000).
+        /// Page size (1 to 1000); without it, every item in one array.
         limit: Query<Option<u64>>,
         /// From the `Link` header of the previous page.
         cursor: Query<Option<String>>,

@@ -1,7 +1,11 @@
-//! Pagination: `?limit=` (default 100, max 1000) and an opaque `?cursor=`, announced with
-//! `Link: <…>; rel="next"` and `X-Total-Count`.
+//! Lists: without `?limit=` every matching item, as one top-level JSON array streamed from the
+//! database page by page (bounded memory whatever the count); with `?limit=` (at most 1000)
+//! one page and an opaque `?cursor=` for the next, announced with `Link: <…>; rel="next"`.
+//! `X-Total-Count` on both.
+use crate::error::AppResult;
 use crate::http::problem::{ApiError, bad_request};
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use poem::{IntoResponse, Response};
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
@@ -10,8 +14,9 @@ use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ToJSON, Type};
 use std::marker::PhantomData;
 
-pub const DEFAULT_LIMIT: u64 = 100;
 pub const MAX_LIMIT: u64 = 1000;
+/// Items read from the database at once when a whole list is streamed.
+pub const STREAM_PAGE: u64 = 1000;
 
 /// A page of a list: a top-level JSON array.
 #[derive(ApiResponse)]
@@ -29,13 +34,19 @@ pub enum ListResponse<T: ToJSON + ParseFromJSON + Send + Sync> {
     ),
 }
 
-/// A top-level JSON array of `T`, written once into the response body (documented in the
-/// OpenAPI document exactly as `Json<Vec<T>>`). `respond` writes items from their `ToJSON`
-/// value; `respond_with` writes them as the caller says (the property lists, whose records'
-/// stored JSON goes out without being parsed into a tree and serialised again).
+/// A top-level JSON array of `T` (documented in the OpenAPI document exactly as
+/// `Json<Vec<T>>`): written once into memory (a page), or streamed (a whole list).
+/// `respond` writes items from their `ToJSON` value; `respond_with` writes them as the caller
+/// says (the property lists, whose records' stored JSON goes out without being parsed into a
+/// tree and serialised again).
 pub struct JsonArray<T> {
-    body: Bytes,
+    body: Body,
     of: PhantomData<fn() -> T>,
+}
+
+enum Body {
+    Bytes(Bytes),
+    Stream(futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>),
 }
 
 impl<T> JsonArray<T> {
@@ -59,14 +70,94 @@ impl<T> JsonArray<T> {
     /// A body written before.
     pub fn from_bytes(body: Bytes) -> Self {
         JsonArray {
-            body,
+            body: Body::Bytes(body),
             of: PhantomData,
         }
     }
 
-    pub fn bytes(&self) -> Bytes {
-        self.body.clone()
+    /// The body, if it was written into memory (a page, not a stream).
+    pub fn bytes(&self) -> Option<Bytes> {
+        match &self.body {
+            Body::Bytes(b) => Some(b.clone()),
+            Body::Stream(_) => None,
+        }
     }
+}
+
+/// Reads the page of items after a cursor (`None`: the first page), at most [`STREAM_PAGE`].
+pub type NextPage<M> =
+    Box<dyn FnMut(Option<String>) -> BoxFuture<'static, AppResult<Vec<M>>> + Send>;
+
+/// Writes one item of a streamed list.
+type WriteItem<M> = Box<dyn FnMut(&mut Vec<u8>, M) + Send>;
+
+/// What a streamed list needs between two pages.
+struct Streamed<M> {
+    next_page: NextPage<M>,
+    cursor_of: Box<dyn Fn(&M) -> String + Send>,
+    write_item: WriteItem<M>,
+    after: Option<String>,
+    started: bool,
+    done: bool,
+}
+
+/// Every item, as one array read from the database [`STREAM_PAGE`] items at a time and
+/// written out page by page; `total` goes into `X-Total-Count`. A database failure in the
+/// middle ends the body early (the status was sent), which the client sees as cut-off JSON.
+pub fn stream<M, D>(
+    total: u64,
+    next_page: NextPage<M>,
+    cursor_of: impl Fn(&M) -> String + Send + 'static,
+    write_item: impl FnMut(&mut Vec<u8>, M) + Send + 'static,
+) -> ListResponse<D>
+where
+    M: Send + 'static,
+    D: ToJSON + ParseFromJSON + Send + Sync,
+{
+    let state = Streamed {
+        next_page,
+        cursor_of: Box::new(cursor_of),
+        write_item: Box::new(write_item),
+        after: None,
+        started: false,
+        done: false,
+    };
+    let chunks = futures_util::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        let rows = match (st.next_page)(st.after.take()).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!("a streamed list stopped: {e}");
+                st.done = true;
+                return Some((Err(std::io::Error::other(e.to_string())), st));
+            }
+        };
+        let mut out = Vec::with_capacity(64 * 1024);
+        if !st.started {
+            out.push(b'[');
+        }
+        let full = rows.len() as u64 >= STREAM_PAGE;
+        st.after = rows.last().map(|m| (st.cursor_of)(m));
+        for (i, row) in rows.into_iter().enumerate() {
+            if st.started || i > 0 {
+                out.push(b',');
+            }
+            (st.write_item)(&mut out, row);
+        }
+        st.started = true;
+        if !full || st.after.is_none() {
+            out.push(b']');
+            st.done = true;
+        }
+        Some((Ok(Bytes::from(out)), st))
+    });
+    let body = JsonArray {
+        body: Body::Stream(Box::pin(chunks)),
+        of: PhantomData,
+    };
+    ListResponse::Ok(body, total, None)
 }
 
 /// Appends `value` as JSON. Writing a `Serialize` value without non-string map keys into
@@ -98,24 +189,24 @@ impl<T: Type> Payload for JsonArray<T> {
 
 impl<T: Send> IntoResponse for JsonArray<T> {
     fn into_response(self) -> Response {
-        Response::builder()
-            .content_type(<Json<String> as Payload>::CONTENT_TYPE)
-            .body(self.body)
+        let builder = Response::builder().content_type(<Json<String> as Payload>::CONTENT_TYPE);
+        match self.body {
+            Body::Bytes(bytes) => builder.body(bytes),
+            Body::Stream(chunks) => builder.body(poem::Body::from_bytes_stream(chunks)),
+        }
     }
 }
 
-/// Checks `limit`.
-pub fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
-    limit_of(limit)
-}
-
-fn limit_of(limit: Option<u64>) -> Result<u64, ApiError> {
-    match limit.unwrap_or(DEFAULT_LIMIT) {
-        0 => Err(bad_request("limit must be at least 1")),
-        n if n > MAX_LIMIT => Err(bad_request(format!(
-            "limit must be at most {MAX_LIMIT}, got {n}; follow the Link header for more"
+/// Checks `limit`: `None` (no `?limit=`) asks for every item.
+pub fn limit(limit: Option<u64>) -> Result<Option<u64>, ApiError> {
+    match limit {
+        None => Ok(None),
+        Some(0) => Err(bad_request("limit must be at least 1")),
+        Some(n) if n > MAX_LIMIT => Err(bad_request(format!(
+            "limit must be at most {MAX_LIMIT}, got {n}; follow the Link header for more, or \
+             leave limit out to get every item in one response"
         ))),
-        n => Ok(n),
+        Some(n) => Ok(Some(n)),
     }
 }
 
@@ -154,24 +245,36 @@ pub fn encode(value: &str) -> String {
 }
 
 /// Builds a page: converts the items, adds `X-Total-Count` and, after a full page, the
-/// `Link` to the next one (whose cursor `cursor_of` reads from the last item).
+/// `Link` to the next one (whose cursor `cursor_of` reads from the last item). `limit: None`:
+/// the items are all there are (no `Link`).
 pub fn respond<M, D>(
     items: Vec<M>,
     total: u64,
     path: &str,
     query: &[(String, String)],
-    limit: u64,
+    limit: Option<u64>,
     cursor_of: impl Fn(&M) -> String,
 ) -> ListResponse<D>
 where
     D: From<M> + ToJSON + ParseFromJSON + Send + Sync,
 {
-    respond_with(items, total, path, query, limit, cursor_of, |out, m| {
-        write_json(
-            out,
-            &D::from(m).to_json().unwrap_or(serde_json::Value::Null),
-        )
-    })
+    respond_with(
+        items,
+        total,
+        path,
+        query,
+        limit,
+        cursor_of,
+        write_item::<D, M>,
+    )
+}
+
+/// Writes `m` as its DTO `D` (what `respond` does per item).
+pub fn write_item<D: From<M> + ToJSON, M>(out: &mut Vec<u8>, m: M) {
+    write_json(
+        out,
+        &D::from(m).to_json().unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// `respond`, with each item written by `write_item` (see `JsonArray::write`).
@@ -180,19 +283,21 @@ pub fn respond_with<M, D>(
     total: u64,
     path: &str,
     query: &[(String, String)],
-    limit: u64,
+    limit: Option<u64>,
     cursor_of: impl Fn(&M) -> String,
     write_item: impl FnMut(&mut Vec<u8>, M),
 ) -> ListResponse<D>
 where
     D: ToJSON + ParseFromJSON + Send + Sync,
 {
-    let link = next_link(path, query, limit, items.len(), items.last().map(cursor_of));
+    let link = limit
+        .and_then(|limit| next_link(path, query, limit, items.len(), items.last().map(cursor_of)));
     ListResponse::Ok(JsonArray::write(items, write_item), total, link)
 }
 
 /// Pages a short list held in memory (sources, keys, the history of one record), ordered by
-/// id (`newest_first`: descending); the cursor is the last id of the previous page.
+/// id (`newest_first`: descending); the cursor is the last id of the previous page. Without
+/// `limit`, all of it.
 pub fn page_in_memory<M, D>(
     all: Vec<M>,
     id_of: impl Fn(&M) -> i64,
@@ -204,7 +309,7 @@ pub fn page_in_memory<M, D>(
 where
     D: From<M> + ToJSON + ParseFromJSON + Send + Sync,
 {
-    let limit = limit_of(limit)?;
+    let limit = self::limit(limit)?;
     let cursor = id_cursor::<i64>(cursor)?;
     let total = all.len() as u64;
     let items: Vec<M> = all
@@ -214,7 +319,7 @@ where
             Some(c) if newest_first => id_of(m) < c,
             Some(c) => id_of(m) > c,
         })
-        .take(limit as usize)
+        .take(limit.map_or(usize::MAX, |l| l as usize))
         .collect();
     Ok(respond(items, total, path, &[], limit, |m| {
         id_of(m).to_string()
@@ -245,8 +350,8 @@ mod tests {
 
     #[test]
     fn limits() {
-        assert_eq!(limit(None).unwrap(), 100);
-        assert_eq!(limit(Some(1000)).unwrap(), 1000);
+        assert_eq!(limit(None).unwrap(), None);
+        assert_eq!(limit(Some(1000)).unwrap(), Some(1000));
         assert!(limit(Some(0)).is_err());
         assert!(limit(Some(1001)).is_err());
     }

@@ -146,19 +146,25 @@ struct Page {
 }
 
 impl Page {
-    /// Answers from the pages served before while the owner's records have not changed
-    /// (one indexed read), else reads and writes the page and keeps it.
+    /// Without a limit, every record, streamed. With one, a page: answered from the pages
+    /// served before while the owner's records have not changed (one indexed read), else read,
+    /// written and kept.
     async fn answer<D>(
         self,
         state: &AppState,
         tenant: TenantId,
-        mut write_item: impl FnMut(&mut Vec<u8>, &ListedProperty),
+        limit: Option<u64>,
+        write_item: fn(&mut Vec<u8>, &ListedProperty),
     ) -> ApiResult<ListResponse<D>>
     where
         D: ToJSON + ParseFromJSON + Send + Sync,
     {
         let at = properties::list_state(&state.db, tenant, self.owner).await?;
-        let f = &self.filter;
+        let Some(limit) = limit else {
+            return self.stream(state, at, write_item).await;
+        };
+        let mut f = self.filter;
+        f.limit = limit;
         let key = ListKey {
             owner: self.owner,
             query: format!(
@@ -180,32 +186,60 @@ impl Page {
                 page.link.clone(),
             ));
         }
-        let (items, total) = properties::page_at(&state.db, self.owner, at, f).await?;
+        let (items, total) = properties::page_at(&state.db, self.owner, at, &f).await?;
         let response = paging::respond_with(
             items,
             total,
             &self.path,
             &self.query,
-            f.limit,
+            Some(limit),
             |p| p.external_id.clone(),
             |out, p| write_item(out, &p),
         );
         let ListResponse::Ok(body, total, link) = &response;
+        let body = body.bytes().unwrap_or_default();
         // Debug builds (the tests) check every page they would have served from the cache.
         if let Some(page) = kept {
             debug_assert_eq!(
                 (&page.body, page.total, &page.link),
-                (&body.bytes(), *total, link),
+                (&body, *total, link),
                 "a kept page differs from the records"
             );
         }
         let page = CachedPage {
             total: *total,
             link: link.clone(),
-            body: body.bytes(),
+            body,
         };
         state.lists.put(key, at, page);
         Ok(response)
+    }
+
+    /// Every matching record, read [`paging::STREAM_PAGE`] at a time while the body goes out.
+    async fn stream<D>(
+        self,
+        state: &AppState,
+        at: properties::ListState,
+        write_item: fn(&mut Vec<u8>, &ListedProperty),
+    ) -> ApiResult<ListResponse<D>>
+    where
+        D: ToJSON + ParseFromJSON + Send + Sync,
+    {
+        let total = properties::total_at(&state.db, self.owner, at, &self.filter).await?;
+        let (db, owner, filter) = (state.db.clone(), self.owner, self.filter);
+        let next_page: paging::NextPage<ListedProperty> = Box::new(move |after| {
+            let db = db.clone();
+            let mut filter = filter.clone();
+            filter.after = after;
+            filter.limit = paging::STREAM_PAGE;
+            Box::pin(async move { properties::rows(&db, owner, &filter).await })
+        });
+        Ok(paging::stream(
+            total,
+            next_page,
+            |p| p.external_id.clone(),
+            move |out, p| write_item(out, &p),
+        ))
     }
 }
 
@@ -235,7 +269,7 @@ impl PropertiesApi {
         id: Path<i64>,
         /// Only records changed at or after this RFC 3339 instant.
         changed_since: Query<Option<String>>,
-        /// Page size (default 100, max 1000).
+        /// Page size (1 to 1000); without it, every matching record in one array.
         limit: Query<Option<u64>>,
         /// From the `Link` header of the previous page.
         cursor: Query<Option<String>>,
@@ -244,7 +278,6 @@ impl PropertiesApi {
         let filter = PropertyFilter {
             changed_since: since(changed_since.0.clone())?,
             after: paging::text_cursor(cursor.0)?,
-            limit,
             ..Default::default()
         };
         let query: Vec<(String, String)> = changed_since
@@ -258,7 +291,7 @@ impl PropertiesApi {
             query,
             filter,
         };
-        page.answer(&self.0, auth.0.tenant, |out, p| {
+        page.answer(&self.0, auth.0.tenant, limit, |out, p| {
             paging::write_json(out, &SourcePropertyJson(p))
         })
         .await
@@ -292,7 +325,7 @@ impl PropertiesApi {
         has_manual_changes: Query<Option<bool>>,
         /// Only records changed at or after this RFC 3339 instant.
         changed_since: Query<Option<String>>,
-        /// Page size (default 100, max 1000).
+        /// Page size (1 to 1000); without it, every matching record in one array.
         limit: Query<Option<u64>>,
         /// From the `Link` header of the previous page.
         cursor: Query<Option<String>>,
@@ -302,7 +335,6 @@ impl PropertiesApi {
             has_manual_changes: has_manual_changes.0,
             changed_since: since(changed_since.0.clone())?,
             after: paging::text_cursor(cursor.0)?,
-            limit,
             ..Default::default()
         };
         let mut query = Vec::new();
@@ -318,7 +350,7 @@ impl PropertiesApi {
             query,
             filter,
         };
-        page.answer(&self.0, auth.0.tenant, |out, p| {
+        page.answer(&self.0, auth.0.tenant, limit, |out, p| {
             paging::write_json(out, &TargetPropertyJson(p))
         })
         .await

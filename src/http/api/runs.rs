@@ -80,18 +80,38 @@ impl RunsApi {
     async fn list(
         &self,
         auth: TenantKey,
-        /// Page size (default 100, max 1000).
+        /// Page size (1 to 1000); without it, every run in one array.
         limit: Query<Option<u64>>,
         /// From the `Link` header of the previous page.
         cursor: Query<Option<String>>,
     ) -> ApiResult<ListResponse<RunDto>> {
         let limit = paging::limit(limit.0)?;
         let before = paging::id_cursor::<RunId>(cursor.0)?;
-        let total = runs::count(&self.0.db, auth.0.tenant).await?;
-        let items = runs::list(&self.0.db, auth.0.tenant, limit, before).await?;
-        Ok(paging::respond(items, total, "/runs", &[], limit, |r| {
-            r.id.to_string()
-        }))
+        let tenant = auth.0.tenant;
+        let total = runs::count(&self.0.db, tenant).await?;
+        let Some(limit) = limit else {
+            let db = self.0.db.clone();
+            let next_page: paging::NextPage<run_entity::Model> = Box::new(move |after| {
+                let db = db.clone();
+                let before = after.and_then(|a| a.parse().ok()).map(RunId).or(before);
+                Box::pin(async move { runs::list(&db, tenant, paging::STREAM_PAGE, before).await })
+            });
+            return Ok(paging::stream(
+                total,
+                next_page,
+                |r| r.id.to_string(),
+                paging::write_item::<RunDto, _>,
+            ));
+        };
+        let items = runs::list(&self.0.db, tenant, limit, before).await?;
+        Ok(paging::respond(
+            items,
+            total,
+            "/runs",
+            &[],
+            Some(limit),
+            |r| r.id.to_string(),
+        ))
     }
 
     /// Get one run

@@ -164,7 +164,7 @@ impl TenantApi {
     async fn list_keys(
         &self,
         auth: TenantKey,
-        /// Page size (default 100, max 1000).
+        /// Page size (1 to 1000); without it, every item in one array.
         limit: Query<Option<u64>>,
         /// From the `Link` header of the previous page.
         cursor: Query<Option<String>>,
@@ -233,7 +233,7 @@ impl TenantApi {
     async fn list_tenants(
         &self,
         _admin: AdminKey,
-        /// Page size (default 100, max 1000).
+        /// Page size (1 to 1000); without it, every item in one array.
         limit: Query<Option<u64>>,
         /// From the `Link` header of the previous page.
         cursor: Query<Option<String>>,

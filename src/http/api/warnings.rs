@@ -92,7 +92,7 @@ impl WarningsApi {
         auth: TenantKey,
         /// open or resolved (default: both).
         status: Query<Option<String>>,
-        /// Page size (default 100, max 1000).
+        /// Page size (1 to 1000); without it, every matching warning in one array.
         limit: Query<Option<u64>>,
         /// From the `Link` header of the previous page.
         cursor: Query<Option<String>>,
@@ -103,10 +103,29 @@ impl WarningsApi {
             status: status.0.clone(),
             ..Default::default()
         };
-        let total = warnings::count(&self.0.db, auth.0.tenant, &filter).await?;
+        let tenant = auth.0.tenant;
+        let total = warnings::count(&self.0.db, tenant, &filter).await?;
         filter.before = before;
+        let Some(limit) = limit else {
+            let db = self.0.db.clone();
+            let next_page: paging::NextPage<warning_entity::Model> = Box::new(move |after| {
+                let db = db.clone();
+                let mut filter = filter.clone();
+                if let Some(after) = after.and_then(|a| a.parse().ok()) {
+                    filter.before = Some(WarningId(after));
+                }
+                filter.limit = paging::STREAM_PAGE;
+                Box::pin(async move { warnings::list(&db, tenant, &filter).await })
+            });
+            return Ok(paging::stream(
+                total,
+                next_page,
+                |w| w.id.to_string(),
+                paging::write_item::<WarningDto, _>,
+            ));
+        };
         filter.limit = limit;
-        let items = warnings::list(&self.0.db, auth.0.tenant, &filter).await?;
+        let items = warnings::list(&self.0.db, tenant, &filter).await?;
         let query: Vec<(String, String)> = status
             .0
             .map(|s| ("status".to_string(), s))
@@ -117,7 +136,7 @@ impl WarningsApi {
             total,
             "/warnings",
             &query,
-            limit,
+            Some(limit),
             |w| w.id.to_string(),
         ))
     }
