@@ -12,6 +12,9 @@ pub enum AppError {
     /// Input that cannot be accepted; `reason` says what to fix.
     #[error("invalid {field}: {reason}")]
     Invalid { field: String, reason: String },
+    /// The input is not well-formed (JSON syntax, the wrong shape) or could not be read.
+    #[error("{0}")]
+    Malformed(String),
     /// A strict import rejected the whole batch because of these records.
     #[error("strict import rejected the whole batch: {} invalid record(s); first: record {}: {}", .errors.len(), .errors.first().map(|e| e.index).unwrap_or(0), .errors.first().map(|e| e.reason.as_str()).unwrap_or(""))]
     Rejected { errors: Vec<RecordError> },

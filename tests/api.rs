@@ -345,15 +345,18 @@ async fn bad_requests_are_4xx_problems_and_write_nothing(db: &DatabaseConnection
     send("{\"data\": [\n{\"id\": 1},", "application/json")
         .await
         .problem(400, "line 2");
-    send("[{\"id\": 1}]", "application/json")
+    send("{\"records\": [{\"id\": 1}]}", "application/json")
         .await
-        .problem(400, "ImportBody");
+        .problem(400, "no \"data\" field");
     send("{\"data\": [], \"extra\": 1}", "application/json")
         .await
-        .problem(400, "extra");
+        .problem(422, "extra");
     send("{\"data\": [], \"mode\": \"replace\"}", "application/json")
         .await
-        .problem(400, "replace");
+        .problem(422, "replace");
+    send("{\"data\": [], \"strict\": \"yes\"}", "application/json")
+        .await
+        .problem(422, "true or false");
     send("{\"data\": [{\"id\": 1}]}", "text/plain")
         .await
         .problem(415, "text/plain");

@@ -13,6 +13,7 @@ backend_tests!(
     a_wrong_method_names_the_allowed_ones,
     every_route_the_app_answers_is_documented,
     lists_without_a_limit_are_read_whole,
+    imports_are_read_as_streams_in_every_shape,
 );
 
 /// NUL characters (PostgreSQL's text cannot hold them) and ids too long for an index entry
@@ -319,4 +320,99 @@ async fn lists_without_a_limit_are_read_whole(db: &DatabaseConnection) {
     assert_eq!(runs.total, Some(4), "import, sync, two edits");
     let runs = api.call("GET", "/runs?limit=3", None).await;
     assert!(runs.link.is_some());
+}
+
+/// `POST /sources/{id}/import` reads its body as a stream: an object with the options before
+/// or after `data`, a bare array, NDJSON; a body over the limit without a length is a 413.
+async fn imports_are_read_as_streams_in_every_shape(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let s = api.create("/sources", "portal").await;
+    let import = format!("/sources/{s}/import");
+    let send = |body: String, ct: &'static str| {
+        let (api, import) = (&api, import.clone());
+        async move {
+            api.raw("POST", &import, Some((body, ct)), Some(&api.key))
+                .await
+        }
+    };
+    let records: Vec<Value> = (0..300)
+        .map(|i| json!({"id": format!("P{i:03}"), "title": format!("Villa {i}"), "price": i}))
+        .collect();
+    let array = serde_json::to_string(&records).unwrap();
+    let out = send(array.clone(), "application/json").await.expect(200);
+    assert_eq!(out["stats"]["created"], 300, "{out}");
+    // The same bytes again: unchanged, taken without parsing (the raw-hash path).
+    let out = send(array.clone(), "application/json").await.expect(200);
+    assert_eq!(out["stats"]["unchanged"], 300, "{out}");
+    // Options after the data; a full import of the first 100 would delete two thirds.
+    let first: Vec<Value> = records[..100].to_vec();
+    let body = format!(
+        "{{\"data\": {}, \"mode\": \"full\"}}",
+        serde_json::to_string(&first).unwrap()
+    );
+    send(body, "application/json")
+        .await
+        .problem(409, "refusing a full import");
+    let body = format!(
+        "{{\"strict\": false, \"data\": {}, \"force\": true, \"mode\": \"full\"}}",
+        serde_json::to_string(&first).unwrap()
+    );
+    let out = send(body, "application/json").await.expect(200);
+    assert_eq!(out["stats"]["deleted"], 200, "{out}");
+    // NDJSON: one record per line, blank lines skipped, errors per line.
+    let lines = "{\"id\": \"P000\", \"title\": \"new\"}\n\n{\"title\": \"no id\"}\n\
+                 {\"id\": \"N1\"}\n";
+    let out = send(lines.to_string(), "application/x-ndjson")
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            &out["stats"]["updated"],
+            &out["stats"]["created"],
+            &out["stats"]["rejected"]
+        ),
+        (&json!(1), &json!(1), &json!(1)),
+        "{out}"
+    );
+    assert_eq!(out["errors"][0]["index"], 1);
+    send("{\"id\": 1}\n{\"id\": ".to_string(), "application/x-ndjson")
+        .await
+        .problem(400, "one JSON record per line");
+    // A dry run reads the same way and writes nothing.
+    let resp = api
+        .cli
+        .post(format!("{import}?dry_run=true"))
+        .header("X-API-Key", &api.key)
+        .content_type("application/json")
+        .body(array.clone())
+        .send()
+        .await;
+    resp.assert_status_is_ok();
+    let out: Value = resp.json().await.value().deserialize();
+    assert_eq!(out["dry_run"], true);
+    assert_eq!(out["stats"]["restored"], 200, "{out}");
+    // A body streamed without a length, larger than the limit: 413, nothing written.
+    let small = sync_manager::http::build_app(sync_manager::http::AppState {
+        max_body_bytes: 4096,
+        ..sync_manager::http::AppState::new(db.clone())
+    });
+    let client = poem::test::TestClient::new(small);
+    let chunks: Vec<std::io::Result<bytes::Bytes>> = std::iter::once(Ok("[".into()))
+        .chain((0..1000).map(|i| Ok(format!("{{\"id\": \"Z{i}\"}},").into())))
+        .chain(std::iter::once(Ok("{\"id\": \"Z\"}]".into())))
+        .collect();
+    let resp = client
+        .post(&import)
+        .header("X-API-Key", &api.key)
+        .content_type("application/json")
+        .body(poem::Body::from_bytes_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await;
+    resp.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
+    resp.assert_content_type("application/problem+json");
+    api.call("GET", &format!("/sources/{s}/properties/Z1"), None)
+        .await
+        .problem(404, "not found");
 }

@@ -331,7 +331,7 @@ async fn malformed_input_is_rejected_without_writing(db: &DatabaseConnection) {
         .await
         .unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(err, AppError::Invalid { .. }), "{msg}");
+        assert!(matches!(err, AppError::Malformed(_)), "{msg}");
         assert!(msg.contains(needle), "{input:?}: {msg}");
     }
     assert_eq!(counts(db).await, before, "nothing written");

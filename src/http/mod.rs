@@ -3,6 +3,7 @@
 pub mod acceptor;
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod list_cache;
 pub mod problem;
 pub mod routes;
@@ -89,11 +90,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
 
 fn too_large(limit: usize) -> poem::Error {
     poem::Error::from_string(
-        format!(
-            "the request body is larger than the limit of {} MiB; send the records in smaller \
-             batches (the limit is `serve --max-body-mb`)",
-            limit >> 20
-        ),
+        problem::too_large_detail(limit),
         StatusCode::PAYLOAD_TOO_LARGE,
     )
 }
@@ -118,9 +115,13 @@ async fn prepare_request(mut req: Request, limit: usize) -> poem::Result<Request
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    // An import reads its body as a stream and enforces the limit itself (`body::BodyReader`).
+    let streamed =
+        req.method() == poem::http::Method::POST && req.uri().path().ends_with("/import");
     match announced {
         Some(len) if len > limit => return Err(too_large(limit)),
         Some(_) => {}
+        None if streamed => {}
         None => {
             let body = req
                 .take_body()

@@ -75,6 +75,9 @@ pub enum ApiError {
     /// Refused in the current state (e.g. a full import that would delete too much).
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
+    /// The request body is larger than the server's limit.
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
     /// Well-formed but invalid input; `detail` says what to fix.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
@@ -89,6 +92,9 @@ impl From<AppError> for ApiError {
         match err {
             AppError::NotFound { .. } => {
                 ApiError::NotFound(Json(Problem::new(StatusCode::NOT_FOUND, detail)))
+            }
+            AppError::Malformed(_) => {
+                ApiError::BadRequest(Json(Problem::new(StatusCode::BAD_REQUEST, detail)))
             }
             AppError::Invalid { .. } => ApiError::Unprocessable(Json(Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -114,6 +120,23 @@ impl From<AppError> for ApiError {
             }
         }
     }
+}
+
+/// What a 413 says, for a body limit of `limit` bytes.
+pub fn too_large_detail(limit: usize) -> String {
+    format!(
+        "the request body is larger than the limit of {} MiB; send the records in smaller \
+         batches (the limit is `serve --max-body-mb`)",
+        limit >> 20
+    )
+}
+
+/// A 413 for a body limit of `limit` bytes.
+pub fn too_large(limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(Json(Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        too_large_detail(limit),
+    )))
 }
 
 /// Shorthand for a 400 with a message.

@@ -1,7 +1,7 @@
 //! Import: records into a source. Streams the input (a JSON array read element by element on a
 //! parser thread, pipelined with the database writer), compares hashes against the existing
 //! records read in one query, and writes in multi-row batches inside one transaction.
-use super::json_stream::{self, Flow, StreamError};
+use super::json_stream::{self, Envelope, Flow, Shape, StreamError};
 use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
@@ -64,6 +64,9 @@ pub enum ImportInput {
     /// A JSON array in a regular file (from its current position), streamed; what has to be
     /// read twice is read again from the file instead of being held in memory.
     File(std::fs::File),
+    /// A request body, streamed, shaped as `Shape` says. An object's `mode`, `strict` and
+    /// `force` fields (wherever they stand) override the options given to [`import`].
+    Body(Box<dyn Read + Send>, Shape),
     /// Records already in memory.
     Records(Vec<Value>),
 }
@@ -131,6 +134,8 @@ enum Item {
 
 enum Message {
     Chunk(Vec<Item>),
+    /// The other fields of an object input, sent after its last record.
+    Envelope(Envelope),
     /// The input is not a JSON array of records (or could not be read).
     Fatal(String),
 }
@@ -494,6 +499,10 @@ fn produce(
     bytes: Arc<AtomicU64>,
 ) {
     let mut sender = ChunkSender::new(tx.clone());
+    let shape = match &input {
+        ImportInput::Body(_, shape) => *shape,
+        _ => Shape::Array,
+    };
     let result = match input {
         ImportInput::Records(records) => {
             for value in &records {
@@ -501,12 +510,23 @@ fn produce(
                     return;
                 }
             }
-            Ok(())
+            Ok(Envelope::new())
         }
-        ImportInput::Reader(reader) => scan(reader, Held::new(None), &known, &mut sender, bytes),
+        ImportInput::Reader(reader) => scan(
+            reader,
+            Shape::Array,
+            Held::new(None),
+            &known,
+            &mut sender,
+            bytes,
+        ),
+        ImportInput::Body(reader, shape) => {
+            scan(reader, shape, Held::new(None), &known, &mut sender, bytes)
+        }
         ImportInput::File(file) => match std::io::Seek::stream_position(&mut &file) {
             Ok(start) => scan(
                 &file,
+                Shape::Array,
                 Held::new(Some((&file, start))),
                 &known,
                 &mut sender,
@@ -516,31 +536,40 @@ fn produce(
         },
     };
     let msg = match result {
-        Ok(()) => {
-            sender.flush();
+        Ok(envelope) => {
+            if sender.flush() && !envelope.is_empty() {
+                let _ = tx.blocking_send(Message::Envelope(envelope));
+            }
             return;
         }
         Err(StreamError::Io(e)) => format!("could not read the input: {e}"),
-        Err(e) => format!("the input must be a JSON array of records: {e}"),
+        Err(e) => match shape {
+            Shape::Array => format!("the input must be a JSON array of records: {e}"),
+            Shape::ArrayOrObject => format!(
+                "the body must be {{\"data\": [records], …}} or a JSON array of records: {e}"
+            ),
+            Shape::Lines => format!("the body must be one JSON record per line: {e}"),
+        },
     };
     let _ = tx.blocking_send(Message::Fatal(msg));
 }
 
-/// `produce` for input read as a stream of bytes.
+/// `produce` for input read as a stream of bytes; the other fields of an object input.
 fn scan(
     reader: impl Read,
+    shape: Shape,
     mut held: Held,
     known: &std::sync::mpsc::Receiver<Known>,
     sender: &mut ChunkSender,
     bytes: Arc<AtomicU64>,
-) -> Result<(), StreamError> {
+) -> Result<Envelope, StreamError> {
     let reader = CountingReader {
         inner: reader,
         count: bytes,
     };
     let mut known_now: Option<Recognizer> = None;
     let mut waiting = true;
-    let result = json_stream::for_each_element(reader, 1 << 18, |raw, place| {
+    let result = json_stream::for_each_element_in(reader, 1 << 18, shape, |raw, place| {
         let raw_hash: [u8; 32] = Sha256::digest(raw).into();
         if waiting {
             match known.try_recv() {
@@ -566,9 +595,9 @@ fn scan(
         Ok(if more { Flow::Continue } else { Flow::Stop })
     });
     match result {
-        Ok(()) if waiting => {
+        Ok(envelope) if waiting => {
             known_now = known.recv().ok().map(Recognizer::new);
-            held.release(sender, &mut known_now).map(|_| ())
+            held.release(sender, &mut known_now).map(|_| envelope)
         }
         // An element held unparsed may hold the first error of the input.
         Err(e) => Err(held.first_error().unwrap_or(e)),
@@ -1124,6 +1153,39 @@ impl Writer<'_> {
     }
 }
 
+/// `opts` with the `mode`, `strict` and `force` fields of an object input.
+fn options_of(fields: &Envelope, mut opts: ImportOptions) -> AppResult<ImportOptions> {
+    let flag = |name: &str, value: &Value| {
+        value
+            .as_bool()
+            .ok_or_else(|| AppError::invalid(name, format!("must be true or false, got {value}")))
+    };
+    for (name, value) in fields {
+        match name.as_str() {
+            // null: the default, as if the field were left out.
+            "mode" | "strict" | "force" if value.is_null() => {}
+            "mode" => {
+                opts.mode = value
+                    .as_str()
+                    .ok_or_else(|| "must be \"upsert\" or \"full\"".to_string())
+                    .and_then(str::parse)
+                    .map_err(|e| AppError::invalid("mode", e))?;
+            }
+            "strict" => opts.strict = flag(name, value)?,
+            "force" => opts.force = flag(name, value)?,
+            other => {
+                return Err(AppError::invalid(
+                    other,
+                    "unknown field; the body is {\"data\": [records], \"mode\": \"upsert\" | \
+                     \"full\", \"strict\": true | false, \"force\": true | false} (all but \
+                     data optional), or the records alone as an array",
+                ));
+            }
+        }
+    }
+    Ok(opts)
+}
+
 /// Imports records into a source: one transaction, one run. See SPEC §4 "Import".
 pub async fn import(
     db: &DatabaseConnection,
@@ -1160,7 +1222,7 @@ async fn import_recorded(
     tenant: TenantId,
     source: crate::entity::sources::Model,
     input: ImportInput,
-    opts: ImportOptions,
+    mut opts: ImportOptions,
     actor: &Actor,
     run: Option<crate::entity::runs::Model>,
     progress: Option<ProgressFn>,
@@ -1237,10 +1299,11 @@ async fn import_recorded(
                     });
                 }
             }
+            Message::Envelope(fields) => opts = options_of(&fields, opts)?,
             Message::Fatal(reason) => {
                 drop(chan_rx);
                 let _ = producer.join();
-                return Err(AppError::invalid("data", reason));
+                return Err(AppError::Malformed(reason));
             }
         }
     }

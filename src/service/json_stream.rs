@@ -224,12 +224,38 @@ pub struct Place {
     pub offset: u64,
 }
 
+/// The shapes an input may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A JSON array of records.
+    Array,
+    /// A JSON array of records, or an object whose `data` field is one (the other fields,
+    /// wherever they stand, are returned parsed): what `POST /sources/{id}/import` takes.
+    ArrayOrObject,
+    /// One record per line (NDJSON); blank lines are skipped.
+    Lines,
+}
+
+/// The fields of an object input other than `data`, parsed, in the order they came.
+pub type Envelope = Vec<(String, serde_json::Value)>;
+
 /// Calls `on_element(bytes, place)` for each element of the JSON array in `reader`.
 pub fn for_each_element(
     reader: impl Read,
     chunk: usize,
-    mut on_element: impl FnMut(&[u8], Place) -> Result<Flow, StreamError>,
+    on_element: impl FnMut(&[u8], Place) -> Result<Flow, StreamError>,
 ) -> Result<(), StreamError> {
+    for_each_element_in(reader, chunk, Shape::Array, on_element).map(|_| ())
+}
+
+/// Calls `on_element(bytes, place)` for each record of the input, shaped as `shape` says;
+/// returns the other fields of an object input.
+pub fn for_each_element_in(
+    reader: impl Read,
+    chunk: usize,
+    shape: Shape,
+    mut on_element: impl FnMut(&[u8], Place) -> Result<Flow, StreamError>,
+) -> Result<Envelope, StreamError> {
     let mut s = Scanner {
         reader,
         buf: Vec::with_capacity(chunk * 2),
@@ -241,43 +267,165 @@ pub fn for_each_element(
         chunk,
         dropped: 0,
     };
-    if s.peek_token()? != Some(b'[') {
-        return Err(s.syntax("expected `[` (a JSON array of records)"));
+    let mut envelope = Envelope::new();
+    match (shape, s.peek_token()?) {
+        (Shape::Lines, _) => {
+            lines(&mut s, &mut on_element)?;
+            return Ok(envelope);
+        }
+        (_, Some(b'[')) => {
+            array(&mut s, &mut on_element)?;
+        }
+        (Shape::ArrayOrObject, Some(b'{')) => {
+            s.pos += 1;
+            let mut data = false;
+            if s.peek_token()? == Some(b'}') {
+                s.pos += 1;
+            } else {
+                loop {
+                    if s.peek_token()? != Some(b'"') {
+                        return Err(s.syntax("expected a field name in double quotes"));
+                    }
+                    let at = s.here();
+                    let (from, to) = s.element()?;
+                    let key: String = parse_at(&s.buf[from..to], at)?;
+                    if s.peek_token()? != Some(b':') {
+                        return Err(s.syntax("expected `:`"));
+                    }
+                    s.pos += 1;
+                    if key == "data" {
+                        if data {
+                            return Err(s.syntax("the field \"data\" is given twice"));
+                        }
+                        data = true;
+                        if s.peek_token()? != Some(b'[') {
+                            return Err(s.syntax("\"data\" must be an array of records"));
+                        }
+                        if let Flow::Stop = array(&mut s, &mut on_element)? {
+                            return Ok(envelope);
+                        }
+                    } else {
+                        if s.peek_token()?.is_none() {
+                            return Err(s.syntax("EOF while parsing an object"));
+                        }
+                        let at = s.here();
+                        let (from, to) = s.element()?;
+                        let value = parse_at(&s.buf[from..to], at)?;
+                        envelope.push((key, value));
+                    }
+                    match s.peek_token()? {
+                        Some(b',') => s.pos += 1,
+                        Some(b'}') => {
+                            s.pos += 1;
+                            break;
+                        }
+                        None => return Err(s.syntax("EOF while parsing an object")),
+                        Some(_) => return Err(s.syntax("expected `,` or `}`")),
+                    }
+                }
+            }
+            if !data {
+                return Err(s.syntax(
+                    "the object has no \"data\" field (send {\"data\": [records]} or the \
+                     records alone as an array)",
+                ));
+            }
+        }
+        (Shape::ArrayOrObject, _) => {
+            return Err(s.syntax(
+                "expected `[` (a JSON array of records) or `{` (an object with a \"data\" array)",
+            ));
+        }
+        (Shape::Array, _) => return Err(s.syntax("expected `[` (a JSON array of records)")),
     }
+    match s.peek_token()? {
+        None => Ok(envelope),
+        Some(_) => Err(s.syntax("trailing characters")),
+    }
+}
+
+/// Parses a small piece of the input (a field of the envelope) where it stands.
+fn parse_at<T: serde::de::DeserializeOwned>(raw: &[u8], at: Position) -> Result<T, StreamError> {
+    serde_json::from_slice(raw).map_err(|e| StreamError::Syntax {
+        message: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        at: at.offset(e.line(), e.column()),
+    })
+}
+
+/// The elements of the array starting at the scanner (at its `[`).
+fn array<R: Read>(
+    s: &mut Scanner<R>,
+    on_element: &mut impl FnMut(&[u8], Place) -> Result<Flow, StreamError>,
+) -> Result<Flow, StreamError> {
     s.pos += 1;
     if s.peek_token()? == Some(b']') {
         s.pos += 1;
-    } else {
-        loop {
-            match s.peek_token()? {
-                None => return Err(s.syntax("EOF while parsing a list")),
-                Some(b']') | Some(b',') => return Err(s.syntax("expected a value")),
-                Some(_) => {}
+        return Ok(Flow::Continue);
+    }
+    loop {
+        match s.peek_token()? {
+            None => return Err(s.syntax("EOF while parsing a list")),
+            Some(b']') | Some(b',') => return Err(s.syntax("expected a value")),
+            Some(_) => {}
+        }
+        let at = s.here();
+        let (from, to) = s.element()?;
+        // `element` may have dropped bytes before `from` (never after `at` was taken).
+        let offset = s.dropped + from as u64;
+        if let Flow::Stop = on_element(&s.buf[from..to], Place { at, offset })? {
+            return Ok(Flow::Stop);
+        }
+        match s.peek_token()? {
+            Some(b',') => {
+                s.pos += 1;
             }
-            let at = s.here();
-            let (from, to) = s.element()?;
-            // `element` may have dropped bytes before `from` (never after `at` was taken).
-            let offset = s.dropped + from as u64;
-            if let Flow::Stop = on_element(&s.buf[from..to], Place { at, offset })? {
-                return Ok(());
+            Some(b']') => {
+                s.pos += 1;
+                return Ok(Flow::Continue);
             }
-            match s.peek_token()? {
-                Some(b',') => {
-                    s.pos += 1;
-                }
-                Some(b']') => {
-                    s.pos += 1;
-                    break;
-                }
-                None => return Err(s.syntax("EOF while parsing a list")),
-                Some(_) => return Err(s.syntax("expected `,` or `]`")),
-            }
+            None => return Err(s.syntax("EOF while parsing a list")),
+            Some(_) => return Err(s.syntax("expected `,` or `]`")),
         }
     }
-    match s.peek_token()? {
-        None => Ok(()),
-        Some(_) => Err(s.syntax("trailing characters")),
+}
+
+/// Each non-blank line of the input as one element (NDJSON).
+fn lines<R: Read>(
+    s: &mut Scanner<R>,
+    on_element: &mut impl FnMut(&[u8], Place) -> Result<Flow, StreamError>,
+) -> Result<(), StreamError> {
+    // `peek_token` skips white space, blank lines included.
+    while s.peek_token()?.is_some() {
+        let at = s.here();
+        let mut searched = s.pos;
+        let end = loop {
+            if let Some(i) = memchr::memchr(b'\n', &s.buf[searched..]) {
+                break searched + i;
+            }
+            // The line goes on past the buffer: keep it (it moves to the front), read more.
+            let read = s.buf.len() - s.pos;
+            if !s.fill(s.pos)? {
+                break s.buf.len();
+            }
+            searched = s.pos + read;
+        };
+        let from = s.pos;
+        let mut to = end;
+        while to > from && matches!(s.buf[to - 1], b' ' | b'\t' | b'\r') {
+            to -= 1;
+        }
+        let offset = s.dropped + from as u64;
+        if let Flow::Stop = on_element(&s.buf[from..to], Place { at, offset })? {
+            return Ok(());
+        }
+        s.pos = end;
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -345,6 +493,80 @@ mod tests {
                 assert!(err.contains(needle), "{input:?} chunk {chunk}: {err}");
             }
         }
+    }
+
+    fn split_in(
+        input: &str,
+        chunk: usize,
+        shape: Shape,
+    ) -> Result<(Vec<String>, Envelope), String> {
+        let mut out = Vec::new();
+        let envelope = for_each_element_in(input.as_bytes(), chunk, shape, |bytes, place| {
+            let offset = place.offset as usize;
+            assert_eq!(&input.as_bytes()[offset..offset + bytes.len()], bytes);
+            out.push(String::from_utf8(bytes.to_vec()).unwrap());
+            Ok(Flow::Continue)
+        })
+        .map_err(|e| e.to_string())?;
+        Ok((out, envelope))
+    }
+
+    #[test]
+    fn objects_with_a_data_array_and_their_other_fields() {
+        let input = r#" {"mode": "full", "data": [{"id": 1}, {"id": "a,]}"}], "strict": true} "#;
+        for chunk in [1, 3, 64, 1 << 16] {
+            let (records, envelope) = split_in(input, chunk, Shape::ArrayOrObject).unwrap();
+            assert_eq!(
+                records,
+                [r#"{"id": 1}"#, r#"{"id": "a,]}"}"#],
+                "chunk {chunk}"
+            );
+            assert_eq!(
+                envelope,
+                vec![
+                    ("mode".to_string(), serde_json::json!("full")),
+                    ("strict".to_string(), serde_json::json!(true))
+                ]
+            );
+        }
+        let (records, envelope) = split_in("[1, 2]", 2, Shape::ArrayOrObject).unwrap();
+        assert_eq!((records.len(), envelope.len()), (2, 0));
+        for (input, needle) in [
+            (r#"{"mode": "full"}"#, "no \"data\" field"),
+            (r#"{"data": {"id": 1}}"#, "must be an array"),
+            (r#"{"data": [], "data": []}"#, "given twice"),
+            (r#"{data: []}"#, "field name in double quotes"),
+            (r#"{"data" []}"#, "expected `:`"),
+            (r#"{"data": [] "mode": 1}"#, "expected `,` or `}`"),
+            (r#"{"data": [], "mode": tru}"#, "at line 1 column 24"),
+            (r#"{"data": [1"#, "EOF while parsing"),
+            (r#"{"data": []} x"#, "trailing characters"),
+            ("\"x\"", "or `{`"),
+        ] {
+            for chunk in [1, 4, 1024] {
+                let err = split_in(input, chunk, Shape::ArrayOrObject).unwrap_err();
+                assert!(err.contains(needle), "{input:?} chunk {chunk}: {err}");
+            }
+        }
+        assert!(
+            split_in(r#"{"data": []}"#, 8, Shape::Array)
+                .unwrap_err()
+                .contains("expected `[`")
+        );
+    }
+
+    #[test]
+    fn lines_are_records() {
+        let input = "{\"id\": 1}\n\n  {\"id\": \"x\\n\"} \r\n{\"id\": 3}";
+        for chunk in [1, 2, 5, 1 << 16] {
+            let (records, _) = split_in(input, chunk, Shape::Lines).unwrap();
+            assert_eq!(
+                records,
+                ["{\"id\": 1}", "{\"id\": \"x\\n\"}", "{\"id\": 3}"],
+                "chunk {chunk}"
+            );
+        }
+        assert!(split_in("\n \n", 1, Shape::Lines).unwrap().0.is_empty());
     }
 
     #[test]

@@ -2,13 +2,20 @@ use super::ApiTags;
 use crate::domain::stats::ImportStats;
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
-use crate::http::problem::{ApiResult, RecordErrorDto};
+use crate::http::body::BodyReader;
+use crate::http::problem::{ApiResult, RecordErrorDto, too_large};
 use crate::ids::SourceId;
-use crate::service::imports::{self, ImportInput, ImportMode, ImportOptions};
+use crate::service::imports::{self, ImportInput, ImportOptions};
+use crate::service::json_stream::Shape;
+use poem::{FromRequest, RequestBody};
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
-use poem_openapi::{Enum, Object, OpenApi};
+use poem_openapi::payload::{Json, ParsePayload, Payload};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::Type;
+use poem_openapi::{ApiRequest, Enum, Object, OpenApi};
 use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct ImportsApi(pub AppState);
 
@@ -84,41 +91,128 @@ pub struct ImportResult {
     pub dry_run: bool,
 }
 
+/// A JSON import body, read as a stream (never parsed whole): `ImportBody`, or the records
+/// alone as an array.
+pub struct JsonImport(poem::Body);
+
+/// An NDJSON import body: one record (a JSON object) per line, read as a stream.
+pub struct NdjsonImport(poem::Body);
+
+impl Payload for JsonImport {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn check_content_type(content_type: &str) -> bool {
+        <Json<ImportBody> as Payload>::check_content_type(content_type)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some(
+                "`{\"data\": [records], \"mode\", \"strict\", \"force\"}`, or the records alone \
+                 as a JSON array",
+            ),
+            one_of: vec![
+                <ImportBody as Type>::schema_ref(),
+                <Vec<Value> as Type>::schema_ref(),
+            ],
+            ..MetaSchema::ANY
+        }))
+    }
+
+    fn register(registry: &mut Registry) {
+        <ImportBody as Type>::register(registry);
+        <Vec<Value> as Type>::register(registry);
+    }
+}
+
+impl ParsePayload for JsonImport {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &poem::Request, body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(JsonImport(poem::Body::from_request(request, body).await?))
+    }
+}
+
+impl Payload for NdjsonImport {
+    const CONTENT_TYPE: &'static str = "application/x-ndjson";
+
+    fn check_content_type(content_type: &str) -> bool {
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case("application/x-ndjson")
+            || essence.eq_ignore_ascii_case("application/jsonl")
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some(
+                "one record (a JSON object with an `external_id` or `id`) per line; options \
+                 cannot be given this way (mode upsert, not strict)",
+            ),
+            ..MetaSchema::new("string")
+        }))
+    }
+}
+
+impl ParsePayload for NdjsonImport {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &poem::Request, body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(NdjsonImport(poem::Body::from_request(request, body).await?))
+    }
+}
+
+/// What an import takes.
+#[derive(ApiRequest)]
+pub enum ImportRequest {
+    /// `{"data": [records], "mode": …, "strict": …, "force": …}` (fields in any order), or
+    /// the records alone as an array.
+    Json(JsonImport),
+    /// One record per line.
+    Ndjson(NdjsonImport),
+}
+
 #[OpenApi(tag = "ApiTags::Imports")]
 impl ImportsApi {
     /// Import records into a source
     ///
     /// One transaction: fully applied or not at all. Unchanged records (same hash) are not
     /// written; changed ones are snapshotted first. Invalid records are reported in `errors`
-    /// (or, with `strict`, reject the batch with 422).
+    /// (or, with `strict`, reject the batch with 422). The body is read as it arrives, record
+    /// by record (bounded memory), as `{"data": [...], "mode": …}`, a bare JSON array, or NDJSON
+    /// (`Content-Type: application/x-ndjson`).
     #[oai(path = "/sources/:id/import", method = "post")]
     async fn import(
         &self,
         auth: TenantKey,
         id: Path<i64>,
-        body: Json<ImportBody>,
+        body: ImportRequest,
         /// Compute the stats, write nothing.
         dry_run: Query<Option<bool>>,
     ) -> ApiResult<Json<ImportResult>> {
+        let (body, shape) = match body {
+            ImportRequest::Json(JsonImport(b)) => (b, Shape::ArrayOrObject),
+            ImportRequest::Ndjson(NdjsonImport(b)) => (b, Shape::Lines),
+        };
+        let exceeded = Arc::new(AtomicBool::new(false));
+        let reader = BodyReader::new(body, self.0.max_body_bytes, exceeded.clone());
         let opts = ImportOptions {
-            mode: match body.0.mode.unwrap_or_default() {
-                ModeDto::Upsert => ImportMode::Upsert,
-                ModeDto::Full => ImportMode::Full,
-            },
-            strict: body.0.strict.unwrap_or(false),
-            force: body.0.force.unwrap_or(false),
             dry_run: dry_run.0.unwrap_or(false),
+            ..Default::default()
         };
         let out = imports::import(
             &self.0.db,
             auth.0.tenant,
             SourceId(id.0),
-            ImportInput::Records(body.0.data),
+            ImportInput::Body(Box::new(reader), shape),
             opts,
             &auth.0.actor,
             None,
         )
-        .await?;
+        .await;
+        if exceeded.load(Ordering::Relaxed) {
+            return Err(too_large(self.0.max_body_bytes));
+        }
+        let out = out?;
         Ok(Json(ImportResult {
             stats: out.stats.into(),
             errors: out.errors.into_iter().map(Into::into).collect(),
