@@ -403,6 +403,46 @@ async fn reimport_from_a_file_counts_every_record_once(env: Env) {
     assert_eq!(out["stats"]["unchanged"], 5, "{out}");
 }
 
+/// A cron job that retries with the same `--idempotency-key` imports and syncs once.
+async fn idempotency_keys_make_retries_safe(env: Env) {
+    let (t, s, g) = env.setup("{}");
+    let day1 = env.write(
+        "day1.json",
+        &json!([listing(1, "Villa", 1), listing(2, "Flat", 2)]),
+    );
+    let key = ["--idempotency-key", "2026-12-02"];
+    let import = |extra: &[&str]| {
+        let mut args = vec!["import", &t, &s, p(&day1)];
+        args.extend_from_slice(extra);
+        args.iter().map(|a| a.to_string()).collect::<Vec<String>>()
+    };
+    let args = import(&key);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(env.ok(&args).contains("Created: 2"));
+    let again = env.ok(&args);
+    assert!(
+        again.contains("Already imported under this idempotency key"),
+        "{again}"
+    );
+    assert!(again.contains("Created: 2"), "{again}");
+    let day2 = env.write("day2.json", &json!([listing(3, "House", 3)]));
+    let err = env.fail(&["import", &t, &s, p(&day2), key[0], key[1]]);
+    assert!(err.contains("used for another command or input"), "{err}");
+    let err = env.fail(&["import", &t, &s, "-", key[0], key[1]]);
+    assert!(err.contains("needs a file"), "{err}");
+    let sync = ["sync", &t, &s, &g, "--idempotency-key", "sync-1"];
+    assert!(env.ok(&sync).contains("Created: 2"));
+    assert!(env.ok(&sync).contains("Already synced"));
+    let runs = env.json(&["run", "list", &t]);
+    let kinds: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["sync", "import"], "one of each: {runs}");
+}
+
 macro_rules! cli_tests {
     ($($name:ident),*) => {
         mod sqlite { $(
@@ -427,7 +467,8 @@ cli_tests!(
     full_import_and_mass_delete_guard,
     dry_runs_restore_rollback_cleanup,
     bad_input_gives_clear_errors_and_writes_nothing,
-    reimport_from_a_file_counts_every_record_once
+    reimport_from_a_file_counts_every_record_once,
+    idempotency_keys_make_retries_safe
 );
 
 #[test]

@@ -3,9 +3,10 @@
 //! * `runs.owner`: which process runs an operation (`pid:start@boot` of its machine), recorded
 //!   when the run row is written in its own commit before the work; a later process marks a
 //!   run whose owner is gone as failed ("interrupted"). Plus an index on running runs.
-//! * `idempotency_keys`: one row per tenant and `Idempotency-Key`, written in the transaction
-//!   of the effect (or, for long operations, with the run's first commit), holding what the
-//!   request was and, once done, the outcome that a retry gets replayed.
+//! * `idempotency_keys`: one row per scope (a tenant, or the admin) and `Idempotency-Key`: what
+//!   the request was, which process runs it (and, on PostgreSQL, its heartbeat), when its
+//!   effect committed (`sealed_at`, written in the effect's own transaction) and the response a
+//!   retry gets replayed.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
@@ -29,12 +30,17 @@ enum Tenants {
 enum IdempotencyKeys {
     Table,
     Id,
+    Scope,
     TenantId,
     Key,
     Request,
     BodyHash,
-    RunId,
-    Outcome,
+    Owner,
+    HeartbeatAt,
+    SealedAt,
+    Status,
+    ContentType,
+    Response,
     CreatedAt,
     ExpiresAt,
 }
@@ -64,12 +70,17 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(IdempotencyKeys::Table)
                     .col(big_pk_auto(IdempotencyKeys::Id))
-                    .col(big_integer(IdempotencyKeys::TenantId))
+                    .col(string(IdempotencyKeys::Scope))
+                    .col(big_integer_null(IdempotencyKeys::TenantId))
                     .col(string(IdempotencyKeys::Key))
                     .col(text(IdempotencyKeys::Request))
                     .col(string_null(IdempotencyKeys::BodyHash))
-                    .col(big_integer_null(IdempotencyKeys::RunId))
-                    .col(text_null(IdempotencyKeys::Outcome))
+                    .col(string(IdempotencyKeys::Owner))
+                    .col(timestamp_with_time_zone(IdempotencyKeys::HeartbeatAt))
+                    .col(timestamp_with_time_zone_null(IdempotencyKeys::SealedAt))
+                    .col(integer_null(IdempotencyKeys::Status))
+                    .col(string_null(IdempotencyKeys::ContentType))
+                    .col(text_null(IdempotencyKeys::Response))
                     .col(timestamp_with_time_zone(IdempotencyKeys::CreatedAt))
                     .col(timestamp_with_time_zone(IdempotencyKeys::ExpiresAt))
                     .foreign_key(
@@ -86,7 +97,7 @@ impl MigrationTrait for Migration {
                 Index::create()
                     .name("idx_idempotency_keys_key")
                     .table(IdempotencyKeys::Table)
-                    .col(IdempotencyKeys::TenantId)
+                    .col(IdempotencyKeys::Scope)
                     .col(IdempotencyKeys::Key)
                     .unique()
                     .to_owned(),

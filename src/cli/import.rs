@@ -33,24 +33,39 @@ pub struct Args {
     /// print JSON for scripts
     #[argh(switch)]
     json: bool,
+    /// makes a retry safe (e.g. from cron): the same key and file within 24 hours print the
+    /// first run's outcome instead of importing again
+    #[argh(option)]
+    idempotency_key: Option<String>,
+}
+
+/// sha256 (hex) of a file, for `--idempotency-key`.
+fn file_hash(path: &str) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut file =
+        std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {path}: {e}"))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)
+        .map_err(|e| anyhow::anyhow!("cannot read {path}: {e}"))?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    let (input, size): (ImportInput, Option<u64>) =
-        if args.file == super::STDIN_ARG || args.file == "-" {
-            (ImportInput::Reader(Box::new(std::io::stdin())), None)
+    let stdin = args.file == super::STDIN_ARG || args.file == "-";
+    let (input, size): (ImportInput, Option<u64>) = if stdin {
+        (ImportInput::Reader(Box::new(std::io::stdin())), None)
+    } else {
+        let file = std::fs::File::open(&args.file)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file))?;
+        let meta = file.metadata().ok();
+        let size = meta.as_ref().map(|m| m.len());
+        if meta.is_some_and(|m| m.is_file()) {
+            (ImportInput::File(file), size)
         } else {
-            let file = std::fs::File::open(&args.file)
-                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file))?;
-            let meta = file.metadata().ok();
-            let size = meta.as_ref().map(|m| m.len());
-            if meta.is_some_and(|m| m.is_file()) {
-                (ImportInput::File(file), size)
-            } else {
-                // A pipe or a device: read once.
-                (ImportInput::Reader(Box::new(file)), size)
-            }
-        };
+            // A pipe or a device: read once.
+            (ImportInput::Reader(Box::new(file)), size)
+        }
+    };
     let db = ctx.db().await?;
     let bar = std::io::stderr().is_terminal().then(|| match size {
         Some(len) => ProgressBar::new(len).with_style(
@@ -75,20 +90,45 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         dry_run: args.dry_run,
         force: args.force,
     };
-    let result = imports::import(
-        &db,
-        args.tenant,
-        args.source,
-        input,
-        opts,
-        &Actor::cli(),
-        progress,
-    )
-    .await;
+    let key = args.idempotency_key.filter(|_| !args.dry_run);
+    let body_hash = match &key {
+        Some(_) if stdin => anyhow::bail!(
+            "--idempotency-key needs a file (the input is compared with the first run's)"
+        ),
+        Some(_) => file_hash(&args.file)?,
+        None => String::new(),
+    };
+    let request = format!(
+        "cli import source {} full={} strict={} force={}",
+        args.source, args.full, args.strict, args.force
+    );
+    let actor = Actor::cli();
+    let work = imports::import(&db, args.tenant, args.source, input, opts, &actor, progress);
+    let result = super::with_key(&db, args.tenant, key, request, body_hash, work).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let outcome = result?;
+    let outcome = match result? {
+        super::Keyed::Fresh(outcome) => outcome,
+        super::Keyed::Replayed(outcome) => {
+            if args.json {
+                return print_json(&outcome);
+            }
+            let s = &outcome["stats"];
+            outln!(
+                "Already imported under this idempotency key (run {}), nothing done now: \
+                 Created: {}, Updated: {}, Unchanged: {}, Deleted: {}, Restored: {}, Rejected: {}",
+                outcome["run_id"],
+                s["created"],
+                s["updated"],
+                s["unchanged"],
+                s["deleted"],
+                s["restored"],
+                s["rejected"]
+            );
+            return Ok(());
+        }
+    };
     if args.json {
         return print_json(&outcome);
     }

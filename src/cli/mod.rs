@@ -154,6 +154,72 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     result
 }
 
+/// What a command run under `--idempotency-key` gives: its outcome, or the outcome of the
+/// first run under that key (as JSON), replayed.
+pub(crate) enum Keyed<T> {
+    Fresh(T),
+    Replayed(serde_json::Value),
+}
+
+/// Runs `work` under an idempotency key when one is given (see `service::idempotency`): the
+/// first run under the key is carried out and its outcome kept; a later run of the same
+/// command with the same input gets that outcome back instead of doing it again.
+pub(crate) async fn with_key<T: Serialize>(
+    db: &DatabaseConnection,
+    tenant: crate::ids::TenantId,
+    key: Option<String>,
+    request: String,
+    body_hash: String,
+    work: impl std::future::Future<Output = crate::AppResult<T>>,
+) -> anyhow::Result<Keyed<T>> {
+    use crate::service::idempotency::{self, Answer, Found, Request, Scope};
+    let Some(key) = key else {
+        return Ok(Keyed::Fresh(work.await?));
+    };
+    crate::service::tenants::get(db, tenant).await?;
+    let req = Request {
+        scope: Scope::Tenant(tenant),
+        key,
+        request,
+    };
+    match idempotency::begin(db, &req).await? {
+        Found::Running => anyhow::bail!(
+            "a command with this idempotency key is still running; try again when it is done"
+        ),
+        Found::Unanswered(_) => anyhow::bail!(
+            "the command with this idempotency key was carried out, but its process stopped \
+             before it could keep the outcome; do not run it again: see `run list`"
+        ),
+        Found::Answered(row) => {
+            if row.request != req.request || row.body_hash.as_deref() != Some(body_hash.as_str()) {
+                anyhow::bail!(
+                    "this idempotency key was used for another command or input ({}) in the \
+                     last {} hours; use a new key",
+                    row.request,
+                    idempotency::TTL_HOURS
+                );
+            }
+            let outcome = serde_json::from_str(row.response.as_deref().unwrap_or("null"))?;
+            Ok(Keyed::Replayed(outcome))
+        }
+        Found::Claimed(claim) => {
+            let result = idempotency::scoped(claim, work).await;
+            let body = match &result {
+                Ok(outcome) => serde_json::to_string(outcome)?,
+                Err(_) => String::new(),
+            };
+            let answer = Answer {
+                status: 0,
+                content_type: Some("application/json".into()),
+                body,
+                body_hash,
+            };
+            idempotency::finish(db, claim, answer).await?;
+            Ok(Keyed::Fresh(result?))
+        }
+    }
+}
+
 /// Prints `value` as pretty JSON (for `--json`).
 pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     outln!("{}", serde_json::to_string_pretty(value)?);

@@ -31,6 +31,9 @@ async fn daily_cleanup(state: AppState) {
                 continue;
             }
         };
+        if let Err(e) = crate::service::idempotency::purge_all_expired(&state.db).await {
+            tracing::error!("daily cleanup: cannot remove expired idempotency keys: {e}");
+        }
         for t in all {
             let actor = Actor("scheduler".into());
             match cleanup::cleanup(&state.db, TenantId(t.id), None, false, &actor).await {

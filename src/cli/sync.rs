@@ -21,6 +21,10 @@ pub struct Args {
     /// print JSON for scripts
     #[argh(switch)]
     json: bool,
+    /// makes a retry safe (e.g. from cron): the same key within 24 hours prints the first
+    /// run's outcome instead of syncing again
+    #[argh(option)]
+    idempotency_key: Option<String>,
 }
 
 fn show(v: &Option<serde_json::Value>) -> String {
@@ -46,15 +50,31 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let opts = SyncOptions {
         dry_run: args.dry_run,
     };
-    let outcome = sync::sync(
-        &db,
-        args.tenant,
-        args.source,
-        args.target,
-        opts,
-        &Actor::cli(),
-    )
-    .await?;
+    let actor = Actor::cli();
+    let work = sync::sync(&db, args.tenant, args.source, args.target, opts, &actor);
+    let key = args.idempotency_key.filter(|_| !args.dry_run);
+    let request = format!("cli sync {} {}", args.source, args.target);
+    let outcome = match super::with_key(&db, args.tenant, key, request, String::new(), work).await?
+    {
+        super::Keyed::Fresh(outcome) => outcome,
+        super::Keyed::Replayed(outcome) => {
+            if args.json {
+                return print_json(&outcome);
+            }
+            let s = &outcome["stats"];
+            outln!(
+                "Already synced under this idempotency key (run {}), nothing done now: \
+                 Created: {}, Updated: {}, Unchanged: {}, Deleted: {}, Warnings: {}",
+                outcome["run_id"],
+                s["created"],
+                s["updated"],
+                s["unchanged"],
+                s["deleted"],
+                s["warnings"]
+            );
+            return Ok(());
+        }
+    };
     if args.json {
         return print_json(&outcome);
     }

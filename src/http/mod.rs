@@ -4,6 +4,7 @@ pub mod acceptor;
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod idempotency;
 pub mod list_cache;
 pub mod problem;
 pub mod routes;
@@ -67,6 +68,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
             }
             Ok(ep.call(req).await?.into_response())
         })
+        .around(idempotency::idempotent)
         .before(move |req| prepare_request(req, limit))
         .catch_all_error(problem::from_poem_error)
         .around(move |ep, req| {

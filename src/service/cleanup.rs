@@ -54,7 +54,7 @@ fn statement(
 }
 
 /// Deletes snapshots, resolved warnings and finished runs older than `days` (default: the
-/// tenant's retention setting). A dry run only counts.
+/// tenant's retention setting), and expired idempotency keys. A dry run only counts.
 pub async fn cleanup(
     db: &DatabaseConnection,
     tenant: TenantId,
@@ -103,15 +103,19 @@ pub async fn cleanup(
         return Ok(outcome);
     }
     super::properties::fold_live_counts(&tx, tenant).await?;
+    // Idempotency keys live 24 hours, whatever the retention.
+    let idempotency_keys = super::idempotency::purge_expired(&tx, tenant).await?;
     let run = runs::start(&tx, tenant, RunKind::Cleanup, None, None, actor).await?;
     outcome.run_id = Some(RunId(run.id));
     let stats = serde_json::json!({
         "snapshots": outcome.snapshots,
         "warnings": outcome.warnings,
         "runs": outcome.runs,
+        "idempotency_keys": idempotency_keys,
         "days": days,
     });
     runs::finish(&tx, run, &stats, None).await?;
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     Ok(outcome)
 }

@@ -56,13 +56,14 @@ macro_rules! endpoint_crud {
         };
 
         pub async fn create(
-            conn: &impl ConnectionTrait,
+            db: &sea_orm::DatabaseConnection,
             tenant: TenantId,
             new: NewEndpoint,
         ) -> AppResult<$entity::Model> {
-            $crate::service::tenants::get(conn, tenant).await?;
+            let tx = $crate::db::begin_write(db).await?;
+            $crate::service::tenants::get(&tx, tenant).await?;
             let at = now();
-            Ok($entity::ActiveModel {
+            let created = $entity::ActiveModel {
                 tenant_id: Set(tenant.0),
                 name: Set(validate_name("name", &new.name)?),
                 kind: Set(parse_kind::<$Kind>(&new.kind)?),
@@ -71,8 +72,11 @@ macro_rules! endpoint_crud {
                 updated_at: Set(at),
                 ..Default::default()
             }
-            .insert(conn)
-            .await?)
+            .insert(&tx)
+            .await?;
+            $crate::service::idempotency::seal(&tx).await?;
+            tx.commit().await?;
+            Ok(created)
         }
 
         pub async fn list(
@@ -130,6 +134,7 @@ macro_rules! endpoint_crud {
             $crate::service::locks::lock(&tx, $owner(id), $crate::service::locks::Mode::Exclusive)
                 .await?;
             model.delete(&tx).await?;
+            $crate::service::idempotency::seal(&tx).await?;
             tx.commit().await?;
             Ok(())
         }

@@ -1403,6 +1403,7 @@ async fn import_recorded(
         ms = started.elapsed().as_millis() as u64,
         "import: run finished"
     );
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,

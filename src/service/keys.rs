@@ -39,7 +39,7 @@ fn generate(admin: bool) -> (String, String, String) {
     (key, prefix, hash)
 }
 
-async fn insert(
+pub(super) async fn insert(
     conn: &impl ConnectionTrait,
     tenant: Option<TenantId>,
     name: &str,
@@ -63,13 +63,13 @@ async fn insert(
 }
 
 /// Creates a new key for a tenant.
-pub async fn create(
-    conn: &impl ConnectionTrait,
-    tenant: TenantId,
-    name: &str,
-) -> AppResult<NewKey> {
-    super::tenants::get(conn, tenant).await?;
-    insert(conn, Some(tenant), name).await
+pub async fn create(db: &DatabaseConnection, tenant: TenantId, name: &str) -> AppResult<NewKey> {
+    let tx = crate::db::begin_write(db).await?;
+    super::tenants::get(&tx, tenant).await?;
+    let key = insert(&tx, Some(tenant), name).await?;
+    super::idempotency::seal(&tx).await?;
+    tx.commit().await?;
+    Ok(key)
 }
 
 /// Creates the admin key unless an active one exists; returns it only when created.
@@ -120,7 +120,8 @@ pub async fn revoke(
 /// Creates a new key and revokes every other key of the tenant.
 pub async fn rotate(db: &DatabaseConnection, tenant: TenantId, name: &str) -> AppResult<NewKey> {
     let tx = crate::db::begin_write(db).await?;
-    let new = create(&tx, tenant, name).await?;
+    super::tenants::get(&tx, tenant).await?;
+    let new = insert(&tx, Some(tenant), name).await?;
     api_keys::Entity::update_many()
         .col_expr(
             api_keys::Column::RevokedAt,
@@ -131,6 +132,7 @@ pub async fn rotate(db: &DatabaseConnection, tenant: TenantId, name: &str) -> Ap
         .filter(api_keys::Column::RevokedAt.is_null())
         .exec(&tx)
         .await?;
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     Ok(new)
 }

@@ -2,6 +2,7 @@
 //! `AppResult`; no HTTP types, no printing. The CLI and the API call the same functions.
 pub mod cleanup;
 pub mod endpoints;
+pub mod idempotency;
 pub mod imports;
 pub mod json_stream;
 pub mod keys;

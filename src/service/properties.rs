@@ -701,6 +701,7 @@ pub async fn patch_target(
     let updated = active.update(&tx).await?;
     let run_id = RunId(run.id);
     runs::finish(&tx, run, &serde_json::json!({"updated": 1}), None).await?;
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     Ok((updated, Some(run_id)))
 }
@@ -764,6 +765,7 @@ pub async fn create_manual(
     .await?;
     recount_after_insert(&tx, Owner::Source(source)).await?;
     runs::finish(&tx, run, &serde_json::json!({"created": 1}), None).await?;
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -802,6 +804,7 @@ pub async fn patch_manual(
     active.updated_at = Set(now());
     let updated = active.update(&tx).await?;
     runs::finish(&tx, run, &serde_json::json!({"updated": 1}), None).await?;
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     Ok(updated)
 }
@@ -836,6 +839,7 @@ pub async fn delete_manual(
     active.updated_at = Set(now());
     active.update(&tx).await?;
     runs::finish(&tx, run, &serde_json::json!({"deleted": 1}), None).await?;
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     Ok(run_id)
 }

@@ -234,7 +234,7 @@ fn process_start(pid: u32) -> Option<u64> {
 
 /// Whether the process `owner` names is alive; `None` when this machine cannot tell (it ran
 /// on another one).
-fn owner_alive(owner: &str) -> Option<bool> {
+pub(crate) fn owner_alive(owner: &str) -> Option<bool> {
     let (process, boot) = owner.split_once('@')?;
     if boot != boot_id() {
         // Another machine, or this one before a reboot.

@@ -219,6 +219,7 @@ pub async fn restore(
     }
     let stats = serde_json::json!({"restored": 1, "snapshot_id": id.0});
     runs::finish(&tx, run, &stats, None).await?;
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     Ok(RestoreOutcome {
         run_id,
@@ -428,6 +429,7 @@ async fn rollback_recorded(
     });
     let detail = serde_json::json!({"rolled_back_run_id": id.0, "skipped": outcome.skipped});
     runs::finish(&tx, run, &stats, Some(detail)).await?;
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     Ok(outcome)
 }

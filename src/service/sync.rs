@@ -409,6 +409,7 @@ async fn sync_recorded(
     super::properties::recount_after_insert(&tx, super::properties::Owner::Target(target_id))
         .await?;
     runs::finish(&tx, run, &stats, None).await?;
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "sync: committed");
     Ok(SyncOutcome {

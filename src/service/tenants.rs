@@ -54,7 +54,8 @@ pub async fn create(
     }
     .insert(&tx)
     .await?;
-    let key = keys::create(&tx, TenantId(tenant.id), "default").await?;
+    let key = keys::insert(&tx, Some(TenantId(tenant.id)), "default").await?;
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     Ok((tenant, key))
 }

@@ -244,6 +244,7 @@ pub async fn resolve(
         None,
     )
     .await?;
+    super::idempotency::seal(&tx).await?;
     tx.commit().await?;
     Ok(ResolveOutcome { run_id, changed })
 }

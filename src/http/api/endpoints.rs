@@ -9,7 +9,7 @@ use crate::ids::{SourceId, TargetId};
 use crate::service::endpoints::{EndpointUpdate, NewEndpoint};
 use crate::service::{sources, targets};
 use chrono::{DateTime, Utc};
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::Value;
@@ -128,7 +128,15 @@ macro_rules! endpoint_api {
             ///
             /// `type` and `config` are validated; the response is the stored resource.
             #[oai(path = $list, method = "post")]
-            async fn create(&self, auth: TenantKey, body: Json<CreateBody>) -> ApiResult<Created> {
+            async fn create(
+                &self,
+                auth: TenantKey,
+                /// Makes a retry safe: the same key and request within 24 hours get the first
+                /// response again (`Idempotent-Replayed: true`) instead of a second effect.
+                #[oai(name = "Idempotency-Key")]
+                _idempotency_key: Header<Option<String>>,
+                body: Json<CreateBody>,
+            ) -> ApiResult<Created> {
                 let new = NewEndpoint {
                     name: body.0.name,
                     kind: body.0.kind.unwrap_or_else(|| $default_type.into()),
@@ -154,6 +162,10 @@ macro_rules! endpoint_api {
             async fn patch(
                 &self,
                 auth: TenantKey,
+                /// Makes a retry safe: the same key and request within 24 hours get the first
+                /// response again (`Idempotent-Replayed: true`) instead of a second effect.
+                #[oai(name = "Idempotency-Key")]
+                _idempotency_key: Header<Option<String>>,
                 id: Path<i64>,
                 body: Json<PatchBody>,
             ) -> ApiResult<Json<EndpointDto>> {

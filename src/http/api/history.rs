@@ -9,7 +9,7 @@ use crate::ids::{SnapshotId, SourceId, TargetId};
 use crate::service::properties;
 use crate::service::snapshots::{self, PropertyKind};
 use chrono::{DateTime, Utc};
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
@@ -128,7 +128,15 @@ impl HistoryApi {
     /// Puts that version back onto its record (the current version is snapshotted first). On a
     /// target this counts as a manual edit, so the next sync merges rather than overwrites.
     #[oai(path = "/snapshots/:id/restore", method = "post")]
-    async fn restore(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Json<RestoreResult>> {
+    async fn restore(
+        &self,
+        auth: TenantKey,
+        /// Makes a retry safe: the same key and request within 24 hours get the first
+        /// response again (`Idempotent-Replayed: true`) instead of a second effect.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
+        id: Path<i64>,
+    ) -> ApiResult<Json<RestoreResult>> {
         let out =
             snapshots::restore(&self.0.db, auth.0.tenant, SnapshotId(id.0), &auth.0.actor).await?;
         Ok(Json(RestoreResult {

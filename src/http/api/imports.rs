@@ -8,7 +8,7 @@ use crate::ids::SourceId;
 use crate::service::imports::{self, ImportInput, ImportOptions};
 use crate::service::json_stream::Shape;
 use poem::{FromRequest, RequestBody};
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::{Json, ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
@@ -184,6 +184,10 @@ impl ImportsApi {
     async fn import(
         &self,
         auth: TenantKey,
+        /// Makes a retry safe: the same key and request within 24 hours get the first
+        /// response again (`Idempotent-Replayed: true`) instead of a second effect.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         id: Path<i64>,
         body: ImportRequest,
         /// Compute the stats, write nothing.

@@ -10,7 +10,7 @@ use crate::ids::TenantId;
 use crate::ids::{SourceId, TargetId};
 use crate::service::properties::{self, ListedProperty, Owner, PropertyFilter, has_manual_changes};
 use chrono::{DateTime, Utc};
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -405,6 +405,10 @@ impl PropertiesApi {
     async fn create_source(
         &self,
         auth: TenantKey,
+        /// Makes a retry safe: the same key and request within 24 hours get the first
+        /// response again (`Idempotent-Replayed: true`) instead of a second effect.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         id: Path<i64>,
         body: Json<Value>,
     ) -> ApiResult<SourcePropertyCreated> {

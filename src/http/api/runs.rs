@@ -7,7 +7,7 @@ use crate::http::problem::ApiResult;
 use crate::ids::RunId;
 use crate::service::{runs, snapshots};
 use chrono::{DateTime, Utc};
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
@@ -131,7 +131,15 @@ impl RunsApi {
     /// Every record the run changed returns to its pre-run snapshot, records it created are
     /// removed; records changed again since are skipped and reported. Recorded as a run.
     #[oai(path = "/runs/:id/rollback", method = "post")]
-    async fn rollback(&self, auth: TenantKey, id: Path<i64>) -> ApiResult<Json<RollbackResult>> {
+    async fn rollback(
+        &self,
+        auth: TenantKey,
+        /// Makes a retry safe: the same key and request within 24 hours get the first
+        /// response again (`Idempotent-Replayed: true`) instead of a second effect.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
+        id: Path<i64>,
+    ) -> ApiResult<Json<RollbackResult>> {
         let out =
             snapshots::rollback_run(&self.0.db, auth.0.tenant, RunId(id.0), &auth.0.actor).await?;
         Ok(Json(RollbackResult {

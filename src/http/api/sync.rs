@@ -6,7 +6,7 @@ use crate::http::auth::TenantKey;
 use crate::http::problem::ApiResult;
 use crate::ids::{SourceId, TargetId};
 use crate::service::sync::{self, SyncOptions, SyncWarning};
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
@@ -113,6 +113,10 @@ impl SyncApi {
     async fn sync(
         &self,
         auth: TenantKey,
+        /// Makes a retry safe: the same key and request within 24 hours get the first
+        /// response again (`Idempotent-Replayed: true`) instead of a second effect.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         source_id: Path<i64>,
         target_id: Path<i64>,
         /// Return the plan, write nothing.

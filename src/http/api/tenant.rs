@@ -8,7 +8,7 @@ use crate::http::problem::ApiResult;
 use crate::ids::{KeyId, TenantId};
 use crate::service::{cleanup, keys, tenants};
 use chrono::{DateTime, Utc};
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
@@ -177,7 +177,15 @@ impl TenantApi {
     ///
     /// The secret is in the response only.
     #[oai(path = "/keys", method = "post")]
-    async fn create_key(&self, auth: TenantKey, body: Json<NewKeyBody>) -> ApiResult<KeyCreated> {
+    async fn create_key(
+        &self,
+        auth: TenantKey,
+        /// Makes a retry safe: the same key and request within 24 hours get the first
+        /// response again (`Idempotent-Replayed: true`) instead of a second effect.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
+        body: Json<NewKeyBody>,
+    ) -> ApiResult<KeyCreated> {
         let key = keys::create(&self.0.db, auth.0.tenant, &body.0.name).await?;
         Ok(KeyCreated::Created(Json(key.into())))
     }
@@ -202,6 +210,10 @@ impl TenantApi {
     async fn cleanup(
         &self,
         auth: TenantKey,
+        /// Makes a retry safe: the same key and request within 24 hours get the first
+        /// response again (`Idempotent-Replayed: true`) instead of a second effect.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         /// Age in days (default: the tenant's `retention_days`).
         days: Query<Option<i64>>,
         /// Only count what would be removed.
@@ -249,6 +261,10 @@ impl TenantApi {
     async fn create_tenant(
         &self,
         _admin: AdminKey,
+        /// Makes a retry safe: the same key and request within 24 hours get the first
+        /// response again (`Idempotent-Replayed: true`) instead of a second effect.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         body: Json<NewTenantBody>,
     ) -> ApiResult<TenantCreated> {
         let (tenant, key) =

@@ -8,7 +8,7 @@ use crate::http::problem::ApiResult;
 use crate::ids::WarningId;
 use crate::service::warnings::{self, Resolution, WarningFilter};
 use chrono::{DateTime, Utc};
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 
@@ -162,6 +162,10 @@ impl WarningsApi {
     async fn resolve(
         &self,
         auth: TenantKey,
+        /// Makes a retry safe: the same key and request within 24 hours get the first
+        /// response again (`Idempotent-Replayed: true`) instead of a second effect.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         id: Path<i64>,
         body: Json<ResolveBody>,
     ) -> ApiResult<Json<ResolveResult>> {
