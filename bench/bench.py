@@ -11,7 +11,9 @@ listings and reports the peak RSS; `--postgres URL` repeats the operations on Po
 fresh database per run, created next to URL's) and compares them with the SQLite times, and
 with sling (a Go loader; `pip install sling-linux-amd64`) merging the same files when it is
 installed. Both tools connect to PostgreSQL the same way, over TCP without TLS
-(`sslmode=disable`).
+(`sslmode=disable`). `--http` loads the list endpoint with wrk, reads a whole list without
+`?limit=`, times `POST /sources/{id}/import` of the same files against the CLI's import of the
+same run, and sends one request of 1,000,000 small records, reporting the server's peak memory.
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -93,13 +95,19 @@ def http_bench(binary, work, base):
     for cmd in (["source", "create", "1", "portal"], ["target", "create", "1", "web"],
                 ["import", "1", "1", base], ["sync", "1", "1", "1"]):
         run([binary, *cmd], env)
-    server = subprocess.Popen([binary, "serve", "--bind", "127.0.0.1:0"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server, url = serve(binary, env)
     try:
-        url = next(line for line in server.stdout if line.startswith("Serving on ")).split()[2]
         target = f"{url}/targets/1/properties?limit=100"
         out = subprocess.run(["wrk", "-t2", "-c32", "-d10s", "--latency", "-H", f"X-API-Key: {key}", target],
                              capture_output=True, text=True, check=True).stdout
+        # The whole list, without ?limit=: streamed from the database.
+        before = peak_mb(server.pid)
+        start = time.perf_counter()
+        whole = subprocess.run(["curl", "-sS", "-H", f"X-API-Key: {key}", f"{url}/targets/1/properties"],
+                               capture_output=True, check=True).stdout
+        whole_s = time.perf_counter() - start
+        whole_peak = peak_mb(server.pid)
+        count = len(json.loads(whole))
     finally:
         server.terminate()
         server.wait()
@@ -109,6 +117,95 @@ def http_bench(binary, work, base):
     ok = rps >= 5000 and p99_ms <= 50
     print(f"\nGET /targets/1/properties?limit=100 (wrk -t2 -c32 -d10s): {rps:.0f} req/s, p99 {p99_ms:.1f} ms "
           f"(goal >= 5000 req/s, p99 <= 50 ms): {'yes' if ok else 'NO'}")
+    print(f"GET /targets/1/properties (no limit: all {count} records, {len(whole) / 1e6:.0f} MB streamed): "
+          f"{whole_s:.2f} s, server peak RSS {whole_peak:.0f} MB (before it: {before:.0f} MB)")
+    return ok
+
+
+def serve(binary, env):
+    """Starts `serve` on a free port; (process, base URL)."""
+    server = subprocess.Popen([binary, "serve", "--bind", "127.0.0.1:0"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    url = next(line for line in server.stdout if line.startswith("Serving on ")).split()[2]
+    return server, url
+
+
+def peak_mb(pid):
+    """The peak resident memory of a running process (VmHWM), in MB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def post_file(url, key, path, content_type="application/json"):
+    """POSTs a file with curl as the README does; (seconds, parsed JSON answer)."""
+    import json
+    os.sync()
+    start = time.perf_counter()
+    out = subprocess.run(["curl", "-sS", "-X", "POST", "-H", f"X-API-Key: {key}", "-H",
+                          f"Content-Type: {content_type}", "--data-binary", f"@{path}", url],
+                         capture_output=True, check=True).stdout
+    return time.perf_counter() - start, json.loads(out)
+
+
+HTTP_IMPORT_GOAL = 1.15  # HTTP import time / CLI import time
+
+
+def http_import_round(binary, work, i, base, changed):
+    """The same three imports as `one_round`, through POST /sources/1/import with curl."""
+    import json
+    db = os.path.join(work, f"http-import-{i}.db")
+    env = {**os.environ, "DATABASE_URL": f"sqlite://{db}?mode=rwc"}
+    run([binary, "init"], env)
+    key = json.loads(run([binary, "create-tenant", "bench", "--json"], env)[2])["api_key"]
+    run([binary, "source", "create", "1", "portal"], env)
+    server, url = serve(binary, env)
+    results = {}
+    try:
+        for name, path in [("import into empty source", base), ("re-import, unchanged", base),
+                           ("re-import, 10% changed", changed)]:
+            secs, answer = post_file(f"{url}/sources/1/import", key, path)
+            if "stats" not in answer:
+                sys.exit(f"HTTP import failed: {answer}")
+            results[name] = secs
+    finally:
+        server.terminate()
+        server.wait()
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    return results
+
+
+def http_big_request(binary, work):
+    """One request of 1,000,000 small records: the server's peak memory against its goal."""
+    import json
+    path = os.path.join(work, "small-1m.json")
+    with open(path, "w") as f:
+        f.write("[" + ",".join('{"id":"R%07d","v":%d}' % (i, i % 97) for i in range(1_000_000)) + "]")
+    body_mb = os.path.getsize(path) / 1e6
+    env = {**os.environ, "DATABASE_URL": f"sqlite://{os.path.join(work, 'http-big.db')}?mode=rwc"}
+    run([binary, "init"], env)
+    key = json.loads(run([binary, "create-tenant", "big", "--json"], env)[2])["api_key"]
+    run([binary, "source", "create", "1", "portal"], env)
+    server, url = serve(binary, env)
+    try:
+        idle = peak_mb(server.pid)
+        secs, answer = post_file(f"{url}/sources/1/import", key, path)
+        new_peak = peak_mb(server.pid)
+        secs2, answer2 = post_file(f"{url}/sources/1/import", key, path)
+        again_peak = peak_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait()
+    goal = 100 + 2 * body_mb
+    ok = new_peak <= goal and answer["stats"]["created"] == 1_000_000
+    print(f"POST /sources/1/import, 1,000,000 records in one {body_mb:.1f} MB body: {secs:.2f} s, server peak RSS "
+          f"{new_peak:.0f} MB (idle {idle:.0f} MB; goal <= 100 MB + 2 x body = {goal:.0f} MB): {'yes' if ok else 'NO'}")
+    print(f"  the same body again (unchanged): {secs2:.2f} s, server peak RSS {again_peak:.0f} MB "
+          f"({answer2['stats']['unchanged']} unchanged)")
     return ok
 
 
@@ -230,6 +327,18 @@ def main():
                 print("\n(sling not found: pip install sling-linux-amd64 to compare with it)")
         if a.http:
             all_ok &= http_bench(binary, work, base)
+            http = {}
+            for i in range(a.runs):
+                for name, secs in http_import_round(binary, work, i, base, changed).items():
+                    http.setdefault(name, []).append(secs)
+            print(f"\n{'POST /sources/1/import (curl)':28} {'seconds':>8} {'x CLI':>8} {'goal':>6} {'ok':>3}")
+            for name in ("import into empty source", "re-import, unchanged", "re-import, 10% changed"):
+                secs = statistics.median(http[name])
+                ratio = secs / statistics.median(s for s, _ in sqlite[name])
+                ok = ratio <= HTTP_IMPORT_GOAL
+                all_ok &= ok
+                print(f"{name:28} {secs:8.3f} {ratio:8.2f} {HTTP_IMPORT_GOAL:6.2f} {'yes' if ok else 'NO':>3}")
+            all_ok &= http_big_request(binary, work)
         if a.big:
             print("\ngenerating 1,000,000 listings…", flush=True)
             big = os.path.join(work, "big.json")

@@ -40,12 +40,15 @@ pub async fn connect_for(url: &DatabaseUrl, usage: Use) -> Result<DatabaseConnec
             4
         };
         opts.max_connections(size).min_connections(1);
-        opts.map_sqlx_sqlite_opts(|o| {
+        // The page cache, per connection: a command has one, the server up to four, and a
+        // request must stay in bounded memory (an HTTP import of a million records).
+        let cache_kib = if usage == Use::Command { 65536 } else { 16384 };
+        opts.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
-                .pragma("cache_size", "-65536")
+                .pragma("cache_size", format!("-{cache_kib}"))
                 .pragma("temp_store", "memory")
         });
     }

@@ -1,6 +1,7 @@
 //! Import: records into a source. Streams the input (a JSON array read element by element on a
 //! parser thread, pipelined with the database writer), compares hashes against the existing
 //! records read in one query, and writes in multi-row batches inside one transaction.
+use super::import_index::{DELETED, EXISTS, Entry, Ids, Index, NO_SLOT, Outcome, SEEN, Seen};
 use super::json_stream::{self, Envelope, Flow, Shape, StreamError};
 use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
@@ -144,14 +145,11 @@ enum Message {
 /// valid: a record read with these exact bytes again is unchanged and needs no parsing.
 type KnownRaw = HashMap<[u8; 32], u32, foldhash::fast::RandomState>;
 
-/// External id → slot in the writer's index.
-type Slots = HashMap<Box<str>, u32, foldhash::fast::RandomState>;
-
 /// What the writer tells the parser once it has read the source's records: the raw hashes it
 /// may pass on unparsed, and the slots of the ids read (slots `0..ids.len()`).
 struct Known {
     raw: KnownRaw,
-    ids: Arc<Slots>,
+    ids: Arc<Ids>,
 }
 
 /// The parser's use of `Known`: a record byte-identical to a live one is passed on unparsed
@@ -178,7 +176,7 @@ impl Recognizer {
 
     /// A parsed record of `external_id` is passed on.
     fn parsed(&mut self, external_id: &str) {
-        if let Some(&slot) = self.known.ids.get(external_id)
+        if let Some(slot) = self.known.ids.get(external_id)
             && let Some(taken) = self.taken.get_mut(slot as usize)
         {
             *taken = true;
@@ -605,153 +603,6 @@ fn scan(
     }
 }
 
-/// What the source held for one external id before the import, and what the import did to
-/// it; kept small, as an import of a million records holds a million of them.
-struct Entry {
-    /// The existing row's id and hash (when `EXISTS`).
-    id: i64,
-    hash: [u8; 32],
-    /// The record (its index in the input) this import took for the id (when `SEEN`).
-    index: u64,
-    /// Its position in the unwritten batch, or `NO_SLOT`.
-    pending: u32,
-    /// `EXISTS`, `DELETED`, `SEEN`, `SNAPSHOTTED`, and the outcome in the top bits.
-    flags: u8,
-}
-
-const EXISTS: u8 = 1;
-const DELETED: u8 = 2;
-const SEEN: u8 = 4;
-const SNAPSHOTTED: u8 = 8;
-const OUTCOME_SHIFT: u8 = 4;
-const NO_SLOT: u32 = u32::MAX;
-
-/// The import's view of a seen id.
-struct Seen {
-    index: u64,
-    outcome: Outcome,
-    /// Position in the unwritten batch, while it is unwritten.
-    pending: Option<usize>,
-    snapshotted: bool,
-}
-
-impl Entry {
-    fn new() -> Self {
-        Entry {
-            id: 0,
-            hash: [0; 32],
-            index: 0,
-            pending: NO_SLOT,
-            flags: 0,
-        }
-    }
-
-    /// Existing row: (id, hash, soft-deleted).
-    fn existing(&self) -> Option<(i64, [u8; 32], bool)> {
-        (self.flags & EXISTS != 0).then_some((self.id, self.hash, self.flags & DELETED != 0))
-    }
-
-    fn seen(&self) -> Option<Seen> {
-        (self.flags & SEEN != 0).then(|| Seen {
-            index: self.index,
-            outcome: match self.flags >> OUTCOME_SHIFT {
-                0 => Outcome::Created,
-                1 => Outcome::Updated,
-                2 => Outcome::Restored,
-                _ => Outcome::Unchanged,
-            },
-            pending: (self.pending != NO_SLOT).then_some(self.pending as usize),
-            snapshotted: self.flags & SNAPSHOTTED != 0,
-        })
-    }
-
-    fn set_seen(&mut self, seen: Seen) {
-        self.index = seen.index;
-        self.pending = seen.pending.map_or(NO_SLOT, |slot| slot as u32);
-        let outcome = match seen.outcome {
-            Outcome::Created => 0,
-            Outcome::Updated => 1,
-            Outcome::Restored => 2,
-            Outcome::Unchanged => 3,
-        };
-        let snapshotted = if seen.snapshotted { SNAPSHOTTED } else { 0 };
-        self.flags =
-            (self.flags & (EXISTS | DELETED)) | SEEN | snapshotted | (outcome << OUTCOME_SHIFT);
-    }
-}
-
-/// External id → entry: slim hash tables of positions into one vector of entries. The ids read
-/// from the database are shared with the parser once read (`freeze`); ids new to the source
-/// go to `added`.
-#[derive(Default)]
-struct Index {
-    loaded: Arc<Slots>,
-    added: Slots,
-    entries: Vec<Entry>,
-}
-
-impl Index {
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    fn reserve(&mut self, n: usize) {
-        self.added.reserve(n);
-        self.entries.reserve(n);
-    }
-
-    fn clear(&mut self) {
-        self.loaded = Arc::default();
-        self.added.clear();
-        self.entries.clear();
-    }
-
-    /// Ends the loading: the ids so far become the shared `loaded` ones.
-    fn freeze(&mut self) -> Arc<Slots> {
-        debug_assert!(self.loaded.is_empty(), "an index is frozen once");
-        self.loaded = Arc::new(std::mem::take(&mut self.added));
-        self.loaded.clone()
-    }
-
-    fn find(&self, external_id: &str) -> Option<u32> {
-        self.loaded
-            .get(external_id)
-            .or_else(|| self.added.get(external_id))
-            .copied()
-    }
-
-    fn get_mut(&mut self, external_id: &str) -> Option<&mut Entry> {
-        self.find(external_id)
-            .map(|slot| &mut self.entries[slot as usize])
-    }
-
-    fn get_or_insert(&mut self, external_id: &str) -> &mut Entry {
-        let slot = self.slot_of(external_id);
-        &mut self.entries[slot as usize]
-    }
-
-    /// The slot of `external_id`, added if new.
-    fn slot_of(&mut self, external_id: &str) -> u32 {
-        match self.find(external_id) {
-            Some(slot) => slot,
-            None => {
-                let slot = self.entries.len() as u32;
-                self.added.insert(external_id.into(), slot);
-                self.entries.push(Entry::new());
-                slot
-            }
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Created,
-    Updated,
-    Restored,
-    Unchanged,
-}
-
 /// The first record of an id in this import, the same as the live one stored: nothing to write.
 fn take_unchanged(entry: &mut Entry, stats: &mut ImportStats, index: u64) {
     entry.set_seen(Seen {
@@ -910,7 +761,7 @@ impl Writer<'_> {
     ) {
         // A hash that is not 64 hex digits never equals a computed one.
         let hash = hex32(hash_hex.as_bytes()).unwrap_or([0; 32]);
-        let slot = self.index.slot_of(external_id);
+        let slot = self.index.remember(external_id, id, hash, deleted);
         let (raw_hash, hash_hex) = (raw_hash.as_bytes(), hash_hex.as_bytes());
         if !deleted
             && raw_hash.len() == 80
@@ -920,10 +771,6 @@ impl Writer<'_> {
         {
             known.insert(raw, slot);
         }
-        let entry = &mut self.index.entries[slot as usize];
-        entry.id = id;
-        entry.hash = hash;
-        entry.flags = EXISTS | if deleted { DELETED } else { 0 };
     }
 
     /// A record byte-identical to the live one stored at `slot`, the first of its id in this
@@ -931,8 +778,7 @@ impl Writer<'_> {
     fn accept_same(&mut self, index: u64, slot: u32) -> AppResult<()> {
         let entry = self
             .index
-            .entries
-            .get_mut(slot as usize)
+            .entry(slot)
             .filter(|e| e.flags & (EXISTS | DELETED | SEEN) == EXISTS)
             .ok_or_else(|| {
                 AppError::Db(sea_orm::DbErr::Custom(format!(
@@ -945,8 +791,11 @@ impl Writer<'_> {
     }
 
     fn accept(&mut self, record: Parsed) {
-        let entry = self.index.get_or_insert(&record.external_id);
-        let existing = entry.existing();
+        let slot = self.index.slot_of(&record.external_id);
+        let existing = self.index.existing(slot);
+        let Some(entry) = self.index.entry(slot) else {
+            unreachable!("slot_of gives a slot of the index");
+        };
         let outcome = match existing {
             None => Outcome::Created,
             Some((_, _, true)) => Outcome::Restored,
@@ -1118,18 +967,7 @@ impl Writer<'_> {
 
     /// Live records this `full` import did not mention, and the live count before it.
     fn missing_live(&self) -> (Vec<i64>, u64) {
-        let mut live = 0;
-        let mut missing = Vec::new();
-        for entry in &self.index.entries {
-            if entry.flags & (EXISTS | DELETED) == EXISTS {
-                live += 1;
-                if entry.flags & SEEN == 0 {
-                    missing.push(entry.id);
-                }
-            }
-        }
-        missing.sort_unstable();
-        (missing, live)
+        self.index.missing_live()
     }
 
     async fn soft_delete(&mut self, ids: &[i64]) -> AppResult<()> {

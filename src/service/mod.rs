@@ -3,6 +3,7 @@
 pub mod cleanup;
 pub mod endpoints;
 pub mod idempotency;
+mod import_index;
 pub mod imports;
 pub mod json_stream;
 pub mod keys;
