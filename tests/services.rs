@@ -1891,8 +1891,9 @@ async fn the_references_migration_goes_down_and_up_again(db: &DatabaseConnection
     if pg {
         assert_eq!(scalar(db, keys).await, 0);
     }
-    // Down past migration 6 (which came later) to undo 5.
-    Migrator::down(db, Some(2)).await.unwrap();
+    // Down past the migrations that came after 5, and 5 itself.
+    let after_5 = Migrator::migrations().len() as u32 - 5;
+    Migrator::down(db, Some(after_5 + 1)).await.unwrap();
     refused(db, &orphan).await;
     if pg {
         assert_eq!(scalar(db, keys).await, 5);

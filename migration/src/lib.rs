@@ -7,6 +7,7 @@ mod m20261122_000003_source_raw_hash;
 mod m20261122_000004_live_counts;
 mod m20261122_000005_statement_references;
 mod m20261202_000006_run_owners_and_idempotency;
+mod m20261202_000007_dashboard_sessions;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_live_counts::Migration),
             Box::new(m20261122_000005_statement_references::Migration),
             Box::new(m20261202_000006_run_owners_and_idempotency::Migration),
+            Box::new(m20261202_000007_dashboard_sessions::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! JSON merge patch, and the stats types every operation reports.
 pub mod borrowed;
 pub mod canonical;
+pub mod diff;
 pub mod identity;
 pub mod kinds;
 pub mod merge;

@@ -57,6 +57,19 @@ impl SyncAction {
             SyncAction::Delete => "delete",
         }
     }
+
+    /// What the action does, for people.
+    pub fn words(self) -> &'static str {
+        match self {
+            SyncAction::Create => "new on the target",
+            SyncAction::Update => "updated from the source",
+            SyncAction::Restore => "brought back",
+            SyncAction::Merge => "merged with the edits made by hand",
+            SyncAction::KeepTarget => "left as edited by hand (warning)",
+            SyncAction::Overwrite => "edits by hand overwritten (warning, kept as a version)",
+            SyncAction::Delete => "deleted",
+        }
+    }
 }
 
 /// One line of a sync plan.

@@ -8,4 +8,6 @@ pub mod sources;
 pub mod target_properties;
 pub mod targets;
 pub mod tenants;
+pub mod ui_sessions;
+pub mod ui_uploads;
 pub mod warnings;

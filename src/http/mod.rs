@@ -2,12 +2,14 @@
 //! [`build_app`], which `serve` runs and the tests drive in-process.
 pub mod acceptor;
 pub mod api;
+pub mod assets;
 pub mod auth;
 pub mod body;
 pub mod idempotency;
 pub mod list_cache;
 pub mod problem;
 pub mod routes;
+pub mod ui;
 
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::middleware::Tracing;
@@ -23,6 +25,9 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Property list pages served recently (see `list_cache`).
     pub lists: std::sync::Arc<list_cache::ListCache>,
+    /// Where the app is mounted in a bigger one ("" at the root, e.g. "/sync"): the dashboard's
+    /// links and redirects start with it.
+    pub base_path: String,
 }
 
 /// Default request body limit: 64 MiB.
@@ -34,6 +39,7 @@ impl AppState {
             db,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             lists: Default::default(),
+            base_path: String::new(),
         }
     }
 }
@@ -57,16 +63,21 @@ pub fn build_app(state: AppState) -> impl Endpoint {
     let routes = std::sync::Arc::new(routes::Routes::from_spec(&service.spec()));
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
+    let base = state.base_path.clone();
     Route::new()
         .at("/openapi.json", spec)
         .nest("/docs", docs)
+        .nest("/ui", ui::routes().around(ui::gate))
         .nest("/", service)
-        .around(|ep, req| async move {
-            // `/` points at the API documentation until the dashboard exists.
-            if req.uri().path() == "/" {
-                return Ok(Redirect::see_other("/docs").into_response());
+        .around(move |ep, req| {
+            let home = format!("{base}/ui");
+            async move {
+                // `/` is the dashboard.
+                if req.uri().path() == "/" {
+                    return Ok(Redirect::see_other(home).into_response());
+                }
+                Ok(ep.call(req).await?.into_response())
             }
-            Ok(ep.call(req).await?.into_response())
         })
         .around(idempotency::idempotent)
         .before(move |req| prepare_request(req, limit))

@@ -139,6 +139,11 @@ pub fn too_large(limit: usize) -> ApiError {
     )))
 }
 
+/// Shorthand for a 422 with a message.
+pub fn unprocessable(detail: impl Into<String>) -> ApiError {
+    ApiError::Unprocessable(Json(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)))
+}
+
 /// Shorthand for a 400 with a message.
 pub fn bad_request(detail: impl Into<String>) -> ApiError {
     ApiError::BadRequest(Json(Problem::new(StatusCode::BAD_REQUEST, detail)))

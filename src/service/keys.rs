@@ -137,22 +137,28 @@ pub async fn rotate(db: &DatabaseConnection, tenant: TenantId, name: &str) -> Ap
     Ok(new)
 }
 
+/// The stored, unrevoked key whose secret is `key` (found by its sha256, so the lookup takes
+/// the same time whatever the secret).
+pub async fn find_active(
+    conn: &impl ConnectionTrait,
+    key: &str,
+) -> AppResult<Option<api_keys::Model>> {
+    let key = key.trim();
+    if key.len() < PREFIX_LEN {
+        return Ok(None);
+    }
+    Ok(api_keys::Entity::find()
+        .filter(api_keys::Column::KeyHash.eq(sha256_hex(key.as_bytes())))
+        .one(conn)
+        .await?
+        .filter(|k| k.revoked_at.is_none()))
+}
+
 /// Finds whose key this is. Unknown and revoked keys are `Unauthorized`.
 pub async fn authenticate(conn: &impl ConnectionTrait, key: &str) -> AppResult<Principal> {
     let unauthorized =
         || AppError::Unauthorized("send a valid, unrevoked API key in the X-API-Key header".into());
-    let key = key.trim();
-    if key.len() < PREFIX_LEN {
-        return Err(unauthorized());
-    }
-    let found = api_keys::Entity::find()
-        .filter(api_keys::Column::KeyHash.eq(sha256_hex(key.as_bytes())))
-        .one(conn)
-        .await?
-        .ok_or_else(unauthorized)?;
-    if found.revoked_at.is_some() {
-        return Err(unauthorized());
-    }
+    let found = find_active(conn, key).await?.ok_or_else(unauthorized)?;
     Ok(match found.tenant_id {
         Some(tenant) if !found.is_admin => Principal::Tenant {
             tenant: TenantId(tenant),

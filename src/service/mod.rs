@@ -1,6 +1,7 @@
 //! Use cases, one file each. Functions over a connection or transaction returning
 //! `AppResult`; no HTTP types, no printing. The CLI and the API call the same functions.
 pub mod cleanup;
+pub mod dashboard;
 pub mod endpoints;
 pub mod idempotency;
 mod import_index;
@@ -10,12 +11,14 @@ pub mod keys;
 pub mod locks;
 pub mod properties;
 pub mod runs;
+pub mod sessions;
 pub mod snapshots;
 pub mod sources;
 pub mod sql;
 pub mod sync;
 pub mod targets;
 pub mod tenants;
+pub mod uploads;
 pub mod warnings;
 
 use chrono::{DateTime, SubsecRound, Utc};

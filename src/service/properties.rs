@@ -28,6 +28,8 @@ pub struct PropertyFilter {
     pub changed_since: Option<DateTime<Utc>>,
     /// Also list soft-deleted properties.
     pub include_deleted: bool,
+    /// Only properties whose external id starts with this (the dashboard's search).
+    pub prefix: Option<String>,
     /// Cursor: list properties whose external id sorts after this one.
     pub after: Option<String>,
     /// At most this many (0 = no limit).
@@ -378,7 +380,27 @@ pub(crate) async fn fold_live_counts(
 
 /// The filter lists every live property (so the kept count is its total).
 fn counts_all_live(filter: &PropertyFilter) -> bool {
-    !filter.include_deleted && filter.changed_since.is_none() && filter.has_manual_changes.is_none()
+    !filter.include_deleted
+        && filter.changed_since.is_none()
+        && filter.has_manual_changes.is_none()
+        && filter.prefix.is_none()
+}
+
+/// `external_id LIKE 'prefix%'`, with the prefix's own `%`, `_` and `\` taken literally.
+pub(crate) fn starts_with(
+    column: impl sea_orm::sea_query::IntoIden,
+    prefix: &str,
+) -> sea_orm::sea_query::SimpleExpr {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    use sea_orm::sea_query::ExprTrait;
+    Expr::col(column).like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'))
 }
 
 fn source_query(
@@ -392,6 +414,9 @@ fn source_query(
     }
     if let Some(since) = filter.changed_since {
         q = q.filter(source_properties::Column::UpdatedAt.gte(since));
+    }
+    if let Some(prefix) = &filter.prefix {
+        q = q.filter(starts_with(source_properties::Column::ExternalId, prefix));
     }
     q
 }
@@ -439,6 +464,9 @@ fn target_query(
     }
     if let Some(since) = filter.changed_since {
         q = q.filter(target_properties::Column::UpdatedAt.gte(since));
+    }
+    if let Some(prefix) = &filter.prefix {
+        q = q.filter(starts_with(target_properties::Column::ExternalId, prefix));
     }
     q
 }

@@ -359,6 +359,22 @@ pub async fn list(
         .await?)
 }
 
+/// The runs of a tenant with these ids.
+pub async fn by_ids(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    ids: &[i64],
+) -> AppResult<Vec<runs::Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(runs::Entity::find()
+        .filter(runs::Column::TenantId.eq(tenant.0))
+        .filter(runs::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?)
+}
+
 /// How many runs a tenant has.
 pub async fn count(conn: &impl ConnectionTrait, tenant: TenantId) -> AppResult<u64> {
     Ok(runs::Entity::find()

@@ -117,6 +117,24 @@ async fn apply_snapshots(
 }
 
 /// Snapshots of one property, newest first.
+/// The newest `limit` snapshots of a property, newest first.
+pub async fn history(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+    kind: PropertyKind,
+    property_id: i64,
+    limit: u64,
+) -> AppResult<Vec<snapshots::Model>> {
+    Ok(snapshots::Entity::find()
+        .filter(snapshots::Column::TenantId.eq(tenant.0))
+        .filter(snapshots::Column::PropertyKind.eq(kind.as_str()))
+        .filter(snapshots::Column::PropertyId.eq(property_id))
+        .order_by_desc(snapshots::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
 pub async fn list_for_property(
     conn: &impl ConnectionTrait,
     tenant: TenantId,
@@ -267,19 +285,46 @@ pub async fn rollback_run(
     };
     let run = runs::open(db, new).await?;
     let run_id = RunId(run.id);
-    runs::recorded(db, run_id, rollback_recorded(db, tenant, unlocked, run)).await
+    let work = rollback_recorded(db, tenant, unlocked, Some(run), actor);
+    runs::recorded(db, run_id, work).await
 }
 
-/// `rollback_run` of `unlocked` (the run as read before any lock), with its own run opened.
+/// What `rollback_run` would do, without doing it: what it would restore, remove and skip.
+pub async fn rollback_preview(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: RunId,
+    actor: &Actor,
+) -> AppResult<RollbackOutcome> {
+    let unlocked = runs::get(db, tenant, id).await?;
+    rollback_recorded(db, tenant, unlocked, None, actor).await
+}
+
+/// `rollback_run` of `unlocked` (the run as read before any lock), with its own run opened
+/// before (`None`: a preview, whose run and changes are rolled back with its transaction).
 async fn rollback_recorded(
     db: &DatabaseConnection,
     tenant: TenantId,
     unlocked: crate::entity::runs::Model,
-    run: crate::entity::runs::Model,
+    run: Option<crate::entity::runs::Model>,
+    actor: &Actor,
 ) -> AppResult<RollbackOutcome> {
     let id = RunId(unlocked.id);
     let tx = crate::db::begin_write(db).await?;
-    runs::attach(&tx, &run).await?;
+    let preview = run.is_none();
+    let run = match run {
+        Some(run) => {
+            runs::attach(&tx, &run).await?;
+            run
+        }
+        None => {
+            let (source, target) = (
+                unlocked.source_id.map(SourceId),
+                unlocked.target_id.map(TargetId),
+            );
+            runs::start(&tx, tenant, RunKind::Rollback, source, target, actor).await?
+        }
+    };
     // A bulk writer (see `locks`): the lock of whose records the run changed, exclusively
     // (a sync's: its target's), then the run read again under it.
     let owner = match (unlocked.target_id, unlocked.source_id) {
@@ -428,6 +473,10 @@ async fn rollback_recorded(
         "skipped": outcome.skipped.len(),
     });
     let detail = serde_json::json!({"rolled_back_run_id": id.0, "skipped": outcome.skipped});
+    if preview {
+        tx.rollback().await?;
+        return Ok(outcome);
+    }
     runs::finish(&tx, run, &stats, Some(detail)).await?;
     super::idempotency::seal(&tx).await?;
     tx.commit().await?;

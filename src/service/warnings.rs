@@ -14,6 +14,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// How a human resolves a warning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,6 +55,10 @@ pub struct WarningFilter {
     pub status: Option<String>,
     pub source: Option<SourceId>,
     pub target: Option<TargetId>,
+    /// conflict, kept_target, overwritten, deleted_manual or rejected.
+    pub kind: Option<String>,
+    /// Only warnings about records whose external id starts with this.
+    pub external_id_prefix: Option<String>,
     /// Cursor: warnings with a smaller id.
     pub before: Option<WarningId>,
     /// At most this many (0 = no limit).
@@ -76,6 +81,15 @@ fn query(tenant: TenantId, filter: &WarningFilter) -> AppResult<sea_orm::Select<
     }
     if let Some(target) = filter.target {
         q = q.filter(warnings::Column::TargetId.eq(target.0));
+    }
+    if let Some(kind) = &filter.kind {
+        q = q.filter(warnings::Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(prefix) = &filter.external_id_prefix {
+        q = q.filter(super::properties::starts_with(
+            warnings::Column::ExternalId,
+            prefix,
+        ));
     }
     Ok(q)
 }
@@ -142,6 +156,91 @@ pub async fn resolve(
     resolution: Resolution,
     actor: &Actor,
 ) -> AppResult<ResolveOutcome> {
+    resolve_with(db, tenant, id, &Choice::All(resolution), actor).await
+}
+
+/// How a warning is resolved: one resolution for all its fields, or one per field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    All(Resolution),
+    /// Every field of the warning, each with its resolution.
+    Fields(BTreeMap<String, Resolution>),
+}
+
+impl Choice {
+    /// What goes into `warnings.resolution`.
+    fn label(&self) -> String {
+        match self {
+            Choice::All(r) => r.as_str().to_string(),
+            Choice::Fields(fields) => {
+                let mut kinds: Vec<&str> = fields.values().map(|r| r.as_str()).collect();
+                kinds.dedup();
+                if kinds.len() == 1 {
+                    kinds[0].to_string()
+                } else {
+                    "per_field".to_string()
+                }
+            }
+        }
+    }
+}
+
+/// Checks a per-field choice against the warning's fields: every field chosen, no other.
+fn check_fields(
+    id: WarningId,
+    fields: &[FieldConflict],
+    chosen: &BTreeMap<String, Resolution>,
+) -> AppResult<()> {
+    if fields.is_empty() {
+        return Err(AppError::invalid(
+            "fields",
+            format!(
+                "warning {id} has no fields to choose between; resolve it with \
+                 {{\"resolution\": \"keep_target\"}} or \"take_source\""
+            ),
+        ));
+    }
+    if let Some(other) = chosen
+        .keys()
+        .find(|k| !fields.iter().any(|f| &&f.field == k))
+    {
+        return Err(AppError::invalid(
+            "fields",
+            format!(
+                "warning {id} has no field {other:?}; its fields are {}",
+                fields
+                    .iter()
+                    .map(|f| f.field.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let missing: Vec<&str> = fields
+        .iter()
+        .map(|f| f.field.as_str())
+        .filter(|f| !chosen.contains_key(*f))
+        .collect();
+    if !missing.is_empty() {
+        return Err(AppError::invalid(
+            "fields",
+            format!(
+                "choose keep_target or take_source for every field of warning {id}; missing: {}",
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves an open warning as `choice` says (see [`resolve`]).
+pub async fn resolve_with(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: WarningId,
+    choice: &Choice,
+    actor: &Actor,
+) -> AppResult<ResolveOutcome> {
     let tx = crate::db::begin_write(db).await?;
     // A single-record writer (see `locks`): the target's lock shared, then the warning's and
     // the record's rows, read again under their locks.
@@ -159,6 +258,9 @@ pub async fn resolve(
             "warning {id} is already resolved ({})",
             warning.resolution.as_deref().unwrap_or("resolved")
         )));
+    }
+    if let Choice::Fields(chosen) = choice {
+        check_fields(id, &fields(&warning), chosen)?;
     }
     let run = runs::start(
         &tx,
@@ -183,7 +285,7 @@ pub async fn resolve(
     if let Some(prop) = property {
         let mut active: target_properties::ActiveModel = prop.clone().into();
         if warning.kind == super::sync::WARNING_DELETED_MANUAL {
-            if resolution == Resolution::KeepTarget && prop.deleted_at.is_some() {
+            if *choice == Choice::All(Resolution::KeepTarget) && prop.deleted_at.is_some() {
                 // Bring the record back and detach it, so later syncs leave it alone.
                 active.deleted_at = Set(None);
                 active.source_property_id = Set(None);
@@ -193,6 +295,10 @@ pub async fn resolve(
             let mut data = Value::Object(parse_object(&prop.data));
             let map = data.as_object_mut().expect("an object");
             for f in fields(&warning) {
+                let resolution = match choice {
+                    Choice::All(r) => *r,
+                    Choice::Fields(chosen) => chosen[&f.field],
+                };
                 let value = match resolution {
                     Resolution::KeepTarget => f.target,
                     Resolution::TakeSource => f.source,
@@ -233,7 +339,7 @@ pub async fn resolve(
     }
     let mut active: warnings::ActiveModel = warning.into();
     active.status = Set("resolved".into());
-    active.resolution = Set(Some(resolution.as_str().to_string()));
+    active.resolution = Set(Some(choice.label()));
     active.resolved_run_id = Set(Some(run.id));
     active.resolved_at = Set(Some(now()));
     active.update(&tx).await?;

@@ -4,9 +4,9 @@ use super::sync::FieldDto;
 use crate::entity::warnings as warning_entity;
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
-use crate::http::problem::ApiResult;
+use crate::http::problem::{ApiResult, unprocessable};
 use crate::ids::WarningId;
-use crate::service::warnings::{self, Resolution, WarningFilter};
+use crate::service::warnings::{self, Choice, Resolution, WarningFilter};
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -64,11 +64,23 @@ pub enum ResolutionDto {
     TakeSource,
 }
 
-/// How to resolve a warning.
+impl From<ResolutionDto> for Resolution {
+    fn from(r: ResolutionDto) -> Self {
+        match r {
+            ResolutionDto::KeepTarget => Resolution::KeepTarget,
+            ResolutionDto::TakeSource => Resolution::TakeSource,
+        }
+    }
+}
+
+/// How to resolve a warning: `resolution` for all its fields, or `fields` with a choice per
+/// field (every field of the warning), e.g. `{"fields": {"title": "keep_target", "price":
+/// "take_source"}}`.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields, example)]
 pub struct ResolveBody {
-    pub resolution: ResolutionDto,
+    pub resolution: Option<ResolutionDto>,
+    pub fields: Option<std::collections::BTreeMap<String, ResolutionDto>>,
 }
 
 /// The outcome of a resolution.
@@ -156,8 +168,8 @@ impl WarningsApi {
     /// Resolve a warning
     ///
     /// `keep_target` accepts the manual values (and brings back values an overwrite replaced,
-    /// or a record a deletion removed); `take_source` applies the source values. The record is
-    /// snapshotted first; the resolution is recorded as a run.
+    /// or a record a deletion removed); `take_source` applies the source values; `fields`
+    /// chooses per field. The record is snapshotted first; the resolution is recorded as a run.
     #[oai(path = "/warnings/:id/resolve", method = "post")]
     async fn resolve(
         &self,
@@ -169,13 +181,21 @@ impl WarningsApi {
         id: Path<i64>,
         body: Json<ResolveBody>,
     ) -> ApiResult<Json<ResolveResult>> {
-        let resolution = match body.0.resolution {
-            ResolutionDto::KeepTarget => Resolution::KeepTarget,
-            ResolutionDto::TakeSource => Resolution::TakeSource,
+        let choice = match (body.0.resolution, body.0.fields) {
+            (Some(r), None) => Choice::All(r.into()),
+            (None, Some(fields)) => {
+                Choice::Fields(fields.into_iter().map(|(k, v)| (k, v.into())).collect())
+            }
+            _ => {
+                return Err(unprocessable(
+                    "send either {\"resolution\": \"keep_target\" | \"take_source\"} or \
+                     {\"fields\": {\"<field>\": \"keep_target\" | \"take_source\", …}}",
+                ));
+            }
         };
         let id = WarningId(id.0);
         let out =
-            warnings::resolve(&self.0.db, auth.0.tenant, id, resolution, &auth.0.actor).await?;
+            warnings::resolve_with(&self.0.db, auth.0.tenant, id, &choice, &auth.0.actor).await?;
         let warning = warnings::get(&self.0.db, auth.0.tenant, id).await?;
         Ok(Json(ResolveResult {
             run_id: out.run_id.0,
@@ -188,7 +208,8 @@ impl WarningsApi {
 impl poem_openapi::types::Example for ResolveBody {
     fn example() -> Self {
         ResolveBody {
-            resolution: ResolutionDto::KeepTarget,
+            resolution: Some(ResolutionDto::KeepTarget),
+            fields: None,
         }
     }
 }

@@ -1,0 +1,517 @@
+//! Sources and targets: the list with a form to add one, one's page (settings with their
+//! policies explained, its import or sync form, its records), and deleting with a
+//! confirmation page.
+use super::view::{Layout, When};
+use super::{Posted, UiError, UiResult, Viewed, done, refused, render};
+use crate::http::AppState;
+use crate::ids::{Owner, SourceId, TargetId, TenantId};
+use crate::service::endpoints::{EndpointUpdate, NewEndpoint};
+use crate::service::{properties, sources, targets};
+use askama::Template;
+use poem::handler;
+use poem::web::{Data, Path};
+use serde_json::{Map, Value};
+
+const SOURCE_TYPES: [(&str, &str); 5] = [
+    ("scraped", "a scrape of a listings portal"),
+    ("json", "a JSON export"),
+    ("csv", "a CSV export"),
+    ("manual", "records typed in by hand"),
+    ("api", "an external API"),
+];
+const TARGET_TYPES: [(&str, &str); 5] = [
+    ("website", "your website"),
+    ("database", "a database"),
+    ("api", "an API consumer"),
+    ("webhook", "a webhook"),
+    ("file", "a file"),
+];
+
+/// Whether a page is about sources or targets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Source,
+    Target,
+}
+
+impl Side {
+    pub fn one(self) -> &'static str {
+        match self {
+            Side::Source => "source",
+            Side::Target => "target",
+        }
+    }
+    pub fn many(self) -> &'static str {
+        match self {
+            Side::Source => "sources",
+            Side::Target => "targets",
+        }
+    }
+    fn types(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Side::Source => &SOURCE_TYPES,
+            Side::Target => &TARGET_TYPES,
+        }
+    }
+}
+
+pub struct Row {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub records: u64,
+    pub created: When,
+}
+
+#[derive(Template)]
+#[template(path = "pages/endpoints.html")]
+struct ListPage {
+    layout: Layout,
+    side: Side,
+    rows: Vec<Row>,
+    types: &'static [(&'static str, &'static str)],
+}
+
+/// The settings a form edits: the known policies, and the rest of the config as JSON.
+pub struct Settings {
+    pub max_delete_percent: String,
+    pub conflict_policy: String,
+    pub delete_policy: String,
+    pub other: String,
+}
+
+fn settings_of(config: &str) -> Settings {
+    let mut map: Map<String, Value> = serde_json::from_str(config).unwrap_or_default();
+    let mut take = |k: &str| map.remove(k);
+    let max = take("max_delete_fraction")
+        .and_then(|v| v.as_f64())
+        .map(|f| format!("{}", (f * 100.0).round()))
+        .unwrap_or_else(|| "50".into());
+    let conflict = take("conflict_policy")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "merge".into());
+    let delete = take("delete_policy")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "mark".into());
+    let other = if map.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string_pretty(&map).unwrap_or_default()
+    };
+    Settings {
+        max_delete_percent: max,
+        conflict_policy: conflict,
+        delete_policy: delete,
+        other,
+    }
+}
+
+/// The config a settings form asks for.
+fn config_of(side: Side, form: &Posted) -> Result<Value, UiError> {
+    let other = form.get("other").unwrap_or("").trim();
+    let mut map: Map<String, Value> = if other.is_empty() {
+        Map::new()
+    } else {
+        match serde_json::from_str(other) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                return Err(UiError::BadForm(
+                    "“Other settings” must be a JSON object, like {\"region\": \"south\"}, or \
+                     empty"
+                        .into(),
+                ));
+            }
+        }
+    };
+    match side {
+        Side::Source => {
+            let percent = form.get("max_delete_percent").unwrap_or("50").trim();
+            let percent: f64 = percent.parse().map_err(|_| {
+                UiError::BadForm(format!(
+                    "“Largest share a full import may delete” must be a number from 0 to 100, \
+                     got {percent:?}"
+                ))
+            })?;
+            if !(0.0..=100.0).contains(&percent) {
+                return Err(UiError::BadForm(format!(
+                    "“Largest share a full import may delete” must be from 0 to 100 %, got \
+                     {percent}"
+                )));
+            }
+            map.insert("max_delete_fraction".into(), Value::from(percent / 100.0));
+        }
+        Side::Target => {
+            for key in ["conflict_policy", "delete_policy"] {
+                if let Some(v) = form.get(key) {
+                    map.insert(key.into(), Value::from(v));
+                }
+            }
+        }
+    }
+    Ok(Value::Object(map))
+}
+
+async fn list_page(viewed: Viewed, state: &AppState, side: Side) -> UiResult {
+    let tenant = viewed.tenant()?;
+    let mut rows = Vec::new();
+    let all: Vec<(i64, String, String, chrono::DateTime<chrono::Utc>)> = match side {
+        Side::Source => sources::list(&state.db, tenant)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.name, m.kind, m.created_at))
+            .collect(),
+        Side::Target => targets::list(&state.db, tenant)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.name, m.kind, m.created_at))
+            .collect(),
+    };
+    for (id, name, kind, created) in all {
+        let owner = owner(side, id);
+        let records = properties::list_state(&state.db, tenant, owner).await?.live;
+        rows.push(Row {
+            id,
+            name,
+            kind,
+            records,
+            created: When::of(&created),
+        });
+    }
+    let title = match side {
+        Side::Source => "Sources",
+        Side::Target => "Targets",
+    };
+    render(&ListPage {
+        layout: Layout::new(&viewed, title, side.many()),
+        side,
+        rows,
+        types: side.types(),
+    })
+}
+
+fn owner(side: Side, id: i64) -> Owner {
+    match side {
+        Side::Source => Owner::Source(SourceId(id)),
+        Side::Target => Owner::Target(TargetId(id)),
+    }
+}
+
+/// `GET /ui/sources`
+#[handler]
+pub async fn sources_page(viewed: Viewed, Data(state): Data<&AppState>) -> UiResult {
+    list_page(viewed, state, Side::Source).await
+}
+
+/// `GET /ui/targets`
+#[handler]
+pub async fn targets_page(viewed: Viewed, Data(state): Data<&AppState>) -> UiResult {
+    list_page(viewed, state, Side::Target).await
+}
+
+async fn create(viewed: Viewed, state: &AppState, side: Side, form: Posted) -> UiResult {
+    let tenant = viewed.tenant()?;
+    let back = format!("/ui/{}", side.many());
+    let made = async {
+        let new = NewEndpoint {
+            name: form.need("name")?.to_string(),
+            kind: form.need("type")?.to_string(),
+            config: Some(config_of(side, &form)?),
+        };
+        Ok::<i64, UiError>(match side {
+            Side::Source => sources::create(&state.db, tenant, new).await?.id,
+            Side::Target => targets::create(&state.db, tenant, new).await?.id,
+        })
+    }
+    .await;
+    match made {
+        Ok(id) => Ok(done(
+            &viewed,
+            &format!("/ui/{}/{id}", side.many()),
+            format!("{} {id} was created.", capitalised(side.one())),
+        )),
+        Err(e) => Ok(refused(&viewed, &back, "create", &e)),
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut c = word.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// `POST /ui/sources`
+#[handler]
+pub async fn create_source(viewed: Viewed, Data(state): Data<&AppState>, form: Posted) -> UiResult {
+    create(viewed, state, Side::Source, form).await
+}
+
+/// `POST /ui/targets`
+#[handler]
+pub async fn create_target(viewed: Viewed, Data(state): Data<&AppState>, form: Posted) -> UiResult {
+    create(viewed, state, Side::Target, form).await
+}
+
+pub struct SourceOption {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/endpoint.html")]
+struct OnePage {
+    layout: Layout,
+    side: Side,
+    id: i64,
+    name: String,
+    kind: String,
+    records: u64,
+    manual: u64,
+    settings: Settings,
+    types: &'static [(&'static str, &'static str)],
+    /// For a target's sync form: the tenant's sources.
+    sources: Vec<SourceOption>,
+}
+
+async fn one_page(viewed: Viewed, state: &AppState, side: Side, id: i64) -> UiResult {
+    let tenant = viewed.tenant()?;
+    let (name, kind, config) = match side {
+        Side::Source => {
+            let m = sources::get(&state.db, tenant, SourceId(id)).await?;
+            (m.name, m.kind, m.config)
+        }
+        Side::Target => {
+            let m = targets::get(&state.db, tenant, TargetId(id)).await?;
+            (m.name, m.kind, m.config)
+        }
+    };
+    let records = properties::list_state(&state.db, tenant, owner(side, id))
+        .await?
+        .live;
+    let manual = match side {
+        Side::Source => 0,
+        Side::Target => manual_count(state, TargetId(id)).await?,
+    };
+    let sources = match side {
+        Side::Source => Vec::new(),
+        Side::Target => sources::list(&state.db, tenant)
+            .await?
+            .into_iter()
+            .map(|s| SourceOption {
+                id: s.id,
+                name: s.name,
+            })
+            .collect(),
+    };
+    render(&OnePage {
+        layout: Layout::new(
+            &viewed,
+            format!("{} {name}", capitalised(side.one())),
+            side.many(),
+        ),
+        side,
+        id,
+        name,
+        kind,
+        records,
+        manual,
+        settings: settings_of(&config),
+        types: side.types(),
+        sources,
+    })
+}
+
+async fn manual_count(state: &AppState, target: TargetId) -> Result<u64, UiError> {
+    Ok(crate::service::dashboard::manual_count(&state.db, target).await?)
+}
+
+/// `GET /ui/sources/:id`
+#[handler]
+pub async fn source_page(
+    viewed: Viewed,
+    Data(state): Data<&AppState>,
+    Path(id): Path<i64>,
+) -> UiResult {
+    one_page(viewed, state, Side::Source, id).await
+}
+
+/// `GET /ui/targets/:id`
+#[handler]
+pub async fn target_page(
+    viewed: Viewed,
+    Data(state): Data<&AppState>,
+    Path(id): Path<i64>,
+) -> UiResult {
+    one_page(viewed, state, Side::Target, id).await
+}
+
+async fn update(viewed: Viewed, state: &AppState, side: Side, id: i64, form: Posted) -> UiResult {
+    let tenant = viewed.tenant()?;
+    let back = format!("/ui/{}/{id}", side.many());
+    let result = async {
+        let update = EndpointUpdate {
+            name: form.get("name").map(str::to_string),
+            kind: form.get("type").map(str::to_string),
+            config: Some(config_of(side, &form)?),
+        };
+        match side {
+            Side::Source => {
+                sources::update(&state.db, tenant, SourceId(id), update).await?;
+            }
+            Side::Target => {
+                targets::update(&state.db, tenant, TargetId(id), update).await?;
+            }
+        }
+        Ok::<(), UiError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(done(&viewed, &back, "The settings were saved.")),
+        Err(e) => Ok(refused(&viewed, &back, "settings", &e)),
+    }
+}
+
+/// `POST /ui/sources/:id`
+#[handler]
+pub async fn update_source(
+    viewed: Viewed,
+    Data(state): Data<&AppState>,
+    Path(id): Path<i64>,
+    form: Posted,
+) -> UiResult {
+    update(viewed, state, Side::Source, id, form).await
+}
+
+/// `POST /ui/targets/:id`
+#[handler]
+pub async fn update_target(
+    viewed: Viewed,
+    Data(state): Data<&AppState>,
+    Path(id): Path<i64>,
+    form: Posted,
+) -> UiResult {
+    update(viewed, state, Side::Target, id, form).await
+}
+
+#[derive(Template)]
+#[template(path = "pages/confirm_delete.html")]
+struct DeletePage {
+    layout: Layout,
+    side: Side,
+    id: i64,
+    name: String,
+    records: u64,
+}
+
+async fn delete_confirm(viewed: Viewed, state: &AppState, side: Side, id: i64) -> UiResult {
+    let tenant = viewed.tenant()?;
+    let name = name_of(state, tenant, side, id).await?;
+    let records = properties::list_state(&state.db, tenant, owner(side, id))
+        .await?
+        .live;
+    render(&DeletePage {
+        layout: Layout::new(&viewed, format!("Delete {name}?"), side.many()),
+        side,
+        id,
+        name,
+        records,
+    })
+}
+
+async fn name_of(
+    state: &AppState,
+    tenant: TenantId,
+    side: Side,
+    id: i64,
+) -> Result<String, UiError> {
+    Ok(match side {
+        Side::Source => sources::get(&state.db, tenant, SourceId(id)).await?.name,
+        Side::Target => targets::get(&state.db, tenant, TargetId(id)).await?.name,
+    })
+}
+
+/// `GET /ui/sources/:id/delete`
+#[handler]
+pub async fn delete_source_confirm(
+    viewed: Viewed,
+    Data(state): Data<&AppState>,
+    Path(id): Path<i64>,
+) -> UiResult {
+    delete_confirm(viewed, state, Side::Source, id).await
+}
+
+/// `GET /ui/targets/:id/delete`
+#[handler]
+pub async fn delete_target_confirm(
+    viewed: Viewed,
+    Data(state): Data<&AppState>,
+    Path(id): Path<i64>,
+) -> UiResult {
+    delete_confirm(viewed, state, Side::Target, id).await
+}
+
+async fn delete(viewed: Viewed, state: &AppState, side: Side, id: i64) -> UiResult {
+    let tenant = viewed.tenant()?;
+    let name = name_of(state, tenant, side, id).await?;
+    let result = match side {
+        Side::Source => sources::delete(&state.db, tenant, SourceId(id)).await,
+        Side::Target => targets::delete(&state.db, tenant, TargetId(id)).await,
+    };
+    match result {
+        Ok(()) => Ok(done(
+            &viewed,
+            &format!("/ui/{}", side.many()),
+            format!(
+                "{} {name:?} was deleted with its records.",
+                capitalised(side.one())
+            ),
+        )),
+        Err(e) => Ok(refused(
+            &viewed,
+            &format!("/ui/{}/{id}/delete", side.many()),
+            "delete",
+            &e.into(),
+        )),
+    }
+}
+
+/// `POST /ui/sources/:id/delete`
+#[handler]
+pub async fn delete_source(
+    viewed: Viewed,
+    Data(state): Data<&AppState>,
+    Path(id): Path<i64>,
+    _form: Posted,
+) -> UiResult {
+    delete(viewed, state, Side::Source, id).await
+}
+
+/// `POST /ui/targets/:id/delete`
+#[handler]
+pub async fn delete_target(
+    viewed: Viewed,
+    Data(state): Data<&AppState>,
+    Path(id): Path<i64>,
+    _form: Posted,
+) -> UiResult {
+    delete(viewed, state, Side::Target, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip() {
+        let s = settings_of(r#"{"max_delete_fraction": 0.25, "region": "south"}"#);
+        assert_eq!(s.max_delete_percent, "25");
+        assert!(s.other.contains("region"));
+        let t = settings_of(r#"{"conflict_policy": "overwrite"}"#);
+        assert_eq!(
+            (t.conflict_policy.as_str(), t.delete_policy.as_str()),
+            ("overwrite", "mark")
+        );
+        assert!(t.other.is_empty());
+    }
+}

@@ -1,0 +1,298 @@
+//! What every page's template gets (`Layout`), and small view values built in code so that
+//! the templates only render: times, counts in words, the overview's chart.
+use super::{Flash, Viewed};
+use crate::entity::runs;
+use crate::service::sessions::Viewer;
+use chrono::{DateTime, Utc};
+
+/// The frame of every page: title, navigation, who is logged in, the flash message, the CSRF
+/// token of its forms, and the asset URLs.
+pub struct Layout {
+    pub title: String,
+    pub base: String,
+    pub csrf: String,
+    /// The tenant's name, or "Admin".
+    pub viewer: String,
+    pub is_admin: bool,
+    /// The section the page belongs to, for the navigation.
+    pub nav: &'static str,
+    pub flash: Option<Flash>,
+    pub css: String,
+    pub js: String,
+    pub icon: String,
+}
+
+impl Layout {
+    pub fn new(viewed: &Viewed, title: impl Into<String>, nav: &'static str) -> Self {
+        let (viewer, is_admin) = match viewed.viewer() {
+            Viewer::Tenant { name, .. } => (name.clone(), false),
+            Viewer::Admin { .. } => ("Admin".to_string(), true),
+        };
+        Layout {
+            title: title.into(),
+            base: viewed.base.clone(),
+            csrf: viewed.csrf.clone(),
+            viewer,
+            is_admin,
+            nav,
+            flash: viewed.flash.clone(),
+            css: format!("{}{}", viewed.base, crate::http::assets::url("app.css")),
+            js: format!("{}{}", viewed.base, crate::http::assets::url("app.js")),
+            icon: format!("{}{}", viewed.base, crate::http::assets::url("favicon.svg")),
+        }
+    }
+
+    /// The flash message shown at the top (one that belongs to no form).
+    pub fn top_flash(&self) -> Option<&Flash> {
+        self.flash.as_ref().filter(|f| f.at.is_empty())
+    }
+
+    /// The error to show next to the form `at`.
+    pub fn error_at(&self, at: &str) -> Option<&str> {
+        self.flash
+            .as_ref()
+            .filter(|f| !f.ok && f.at == at)
+            .map(|f| f.text.as_str())
+    }
+
+    pub fn is(&self, nav: &str) -> bool {
+        self.nav == nav
+    }
+}
+
+/// A moment, shown in UTC (the script turns it into the viewer's local time) and as
+/// machine-readable text for `<time datetime>`.
+#[derive(Clone, Debug)]
+pub struct When {
+    pub iso: String,
+    pub text: String,
+}
+
+impl When {
+    pub fn of(t: &DateTime<Utc>) -> Self {
+        When {
+            iso: t.to_rfc3339(),
+            text: t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
+
+    pub fn maybe(t: &Option<DateTime<Utc>>) -> Option<Self> {
+        t.as_ref().map(When::of)
+    }
+}
+
+/// "1 record", "2 records".
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// How long a run took, in words.
+pub fn duration(run: &runs::Model) -> String {
+    match run.finished_at {
+        None => "running".into(),
+        Some(end) => {
+            let ms = (end - run.started_at).num_milliseconds().max(0);
+            if ms < 1000 {
+                format!("{ms} ms")
+            } else if ms < 60_000 {
+                format!("{:.1} s", ms as f64 / 1000.0)
+            } else {
+                format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
+            }
+        }
+    }
+}
+
+/// A run in a table.
+pub struct RunRow {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    pub actor: String,
+    pub started: When,
+    pub duration: String,
+    /// "41 created, 3 updated" (the counts that are not zero).
+    pub counts: String,
+    /// Why it failed, for a failed run.
+    pub error: Option<String>,
+}
+
+/// The non-zero counts of a run's stats, in words.
+pub fn counts(stats: &serde_json::Value) -> String {
+    let Some(map) = stats.as_object() else {
+        return String::new();
+    };
+    let order = [
+        "created",
+        "updated",
+        "unchanged",
+        "deleted",
+        "restored",
+        "rejected",
+        "warnings",
+        "removed",
+        "skipped",
+        "resolved",
+        "snapshots",
+        "runs",
+    ];
+    let mut parts = Vec::new();
+    for key in order {
+        if let Some(n) = map.get(key).and_then(|v| v.as_u64()).filter(|n| *n > 0) {
+            parts.push(format!("{n} {key}"));
+        }
+    }
+    if parts.is_empty() {
+        "no changes".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+impl RunRow {
+    pub fn of(run: &runs::Model) -> Self {
+        let stats: serde_json::Value = serde_json::from_str(&run.stats).unwrap_or_default();
+        let detail: serde_json::Value = run
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        RunRow {
+            id: run.id,
+            kind: run.kind.clone(),
+            status: run.status.clone(),
+            actor: run.actor.clone(),
+            started: When::of(&run.started_at),
+            duration: duration(run),
+            counts: if run.status == crate::service::runs::STATUS_FAILED {
+                "nothing changed".into()
+            } else {
+                counts(&stats)
+            },
+            error: (run.status == crate::service::runs::STATUS_FAILED)
+                .then(|| detail["error"].as_str().unwrap_or("failed").to_string()),
+        }
+    }
+}
+
+/// One bar of the overview's chart: a run's created / updated / warnings stacked.
+pub struct Bar {
+    pub run_id: i64,
+    pub x: u32,
+    pub width: u32,
+    /// (y, height) of each part, drawn from the bottom up.
+    pub created: (u32, u32),
+    pub updated: (u32, u32),
+    pub warnings: (u32, u32),
+    /// The tooltip.
+    pub title: String,
+}
+
+/// The chart's height in SVG units.
+pub const CHART_HEIGHT: u32 = 120;
+
+/// The bars of the chart of `runs` (newest first, as listed): oldest on the left, heights
+/// relative to the largest run; only imports and syncs change records, so only they are
+/// drawn.
+pub fn chart(runs: &[runs::Model]) -> Vec<Bar> {
+    let mut picked: Vec<(&runs::Model, [u64; 3])> = runs
+        .iter()
+        .filter(|r| r.kind == "import" || r.kind == "sync")
+        .map(|r| {
+            let stats: serde_json::Value = serde_json::from_str(&r.stats).unwrap_or_default();
+            let n = |k: &str| stats[k].as_u64().unwrap_or(0);
+            (r, [n("created"), n("updated"), n("warnings")])
+        })
+        .collect();
+    picked.reverse();
+    let max = picked
+        .iter()
+        .map(|(_, c)| c.iter().sum::<u64>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let scale = |n: u64| ((n as f64 / max as f64) * CHART_HEIGHT as f64).round() as u32;
+    picked
+        .iter()
+        .enumerate()
+        .map(|(i, (run, [c, u, w]))| {
+            let (hc, hu, hw) = (scale(*c), scale(*u), scale(*w));
+            let bottom = CHART_HEIGHT;
+            Bar {
+                run_id: run.id,
+                x: i as u32 * 20 + 2,
+                width: 16,
+                created: (bottom - hc, hc),
+                updated: (bottom - hc - hu, hu),
+                warnings: (bottom.saturating_sub(hc + hu + hw), hw),
+                title: format!(
+                    "Run {} ({}, {}): {} created, {} updated, {}",
+                    run.id,
+                    run.kind,
+                    run.started_at.format("%Y-%m-%d %H:%M UTC"),
+                    c,
+                    u,
+                    plural(*w, "warning", "warnings")
+                ),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: i64, kind: &str, stats: &str) -> runs::Model {
+        let at = DateTime::parse_from_rfc3339("2026-12-02T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        runs::Model {
+            id,
+            tenant_id: 1,
+            kind: kind.into(),
+            status: "succeeded".into(),
+            source_id: None,
+            target_id: None,
+            stats: stats.into(),
+            detail: None,
+            actor: "cli".into(),
+            started_at: at,
+            finished_at: Some(at + chrono::Duration::milliseconds(1500)),
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn chart_bars_stack_and_scale() {
+        let runs = vec![
+            run(
+                3,
+                "sync",
+                r#"{"created": 0, "updated": 10, "warnings": 10}"#,
+            ),
+            run(2, "edit", r#"{"updated": 1}"#),
+            run(1, "import", r#"{"created": 40}"#),
+        ];
+        let bars = chart(&runs);
+        assert_eq!(bars.len(), 2, "imports and syncs only");
+        assert_eq!(bars[0].run_id, 1, "oldest first");
+        assert_eq!(bars[0].created, (0, CHART_HEIGHT));
+        assert_eq!(bars[1].updated, (CHART_HEIGHT - 30, 30));
+        assert_eq!(bars[1].warnings, (CHART_HEIGHT - 60, 30));
+        assert!(bars[1].title.contains("10 updated, 10 warnings"));
+        assert!(chart(&[]).is_empty());
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(plural(1, "record", "records"), "1 record");
+        assert_eq!(plural(0, "record", "records"), "0 records");
+        assert_eq!(
+            counts(&serde_json::json!({"created": 2, "updated": 0, "rejected": 1})),
+            "2 created, 1 rejected"
+        );
+        assert_eq!(counts(&serde_json::json!({})), "no changes");
+        assert_eq!(duration(&run(1, "sync", "{}")), "1.5 s");
+    }
+}
