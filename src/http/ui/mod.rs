@@ -377,9 +377,10 @@ fn secure(resp: &mut Response, page: bool) {
 /// The gate of every `/ui` request: security headers; POSTs only from this site's pages; a
 /// live session (else the login page); the flash message of the page before.
 pub async fn gate<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
-    // The whole path (inside the mounted routes `uri()` has lost the `/ui` prefix).
-    let path = req.original_uri().path().to_string();
-    let is_static = path.contains("/ui/static/");
+    // The path below `/ui` (the routes are mounted there).
+    let rel = req.uri().path().to_string();
+    let path = format!("/ui{rel}");
+    let is_static = rel.starts_with("/static/");
     let state = req.data::<AppState>().cloned();
     let base = state
         .as_ref()
@@ -395,7 +396,7 @@ pub async fn gate<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Res
         secure(&mut resp, true);
         return Ok(resp);
     }
-    let public = is_static || path.ends_with("/ui/login");
+    let public = is_static || rel == "/login";
     let session = match (&state, cookie(&req, SESSION_COOKIE)) {
         (Some(state), Some(token)) => {
             let token = token.to_string();
