@@ -8,6 +8,8 @@ pub struct Server {
     pub base: String,
     /// `127.0.0.1:PORT`
     pub addr: String,
+    /// The admin key it printed (on a new database).
+    pub admin_key: Option<String>,
 }
 
 impl Server {
@@ -25,11 +27,15 @@ impl Server {
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let mut admin_key = None;
         let base = loop {
             let line = lines
                 .next()
                 .expect("serve printed its URL")
                 .expect("serve's output");
+            if let Some(rest) = line.strip_prefix("Admin key: ") {
+                admin_key = rest.split_whitespace().next().map(str::to_string);
+            }
             if let Some(rest) = line.strip_prefix("Serving on ") {
                 break rest.split_whitespace().next().unwrap().to_string();
             }
@@ -37,7 +43,12 @@ impl Server {
         // Keep reading what it prints so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let addr = base.trim_start_matches("http://").to_string();
-        Server { child, base, addr }
+        Server {
+            child,
+            base,
+            addr,
+            admin_key,
+        }
     }
 
     /// Sends `request` as it is over a new connection; the whole response.
@@ -51,6 +62,55 @@ impl Server {
         let mut out = Vec::new();
         let _ = stream.read_to_end(&mut out);
         String::from_utf8_lossy(&out).to_string()
+    }
+}
+
+impl Server {
+    /// A request to the API with `key`: (status, JSON body).
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nX-API-Key: {key}\r\nContent-Type: \
+             application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        let response = self.raw(request.as_bytes());
+        let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        // A chunked body: the JSON is between the chunk sizes.
+        let text = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            let mut out = String::new();
+            let mut rest = rest;
+            while let Some((size, tail)) = rest.split_once("\r\n") {
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                if n == 0 || tail.len() < n {
+                    break;
+                }
+                out.push_str(&tail[..n]);
+                rest = &tail[n..].trim_start_matches("\r\n");
+            }
+            out
+        } else {
+            rest.to_string()
+        };
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
     }
 }
 
