@@ -101,7 +101,7 @@ impl Server {
                     break;
                 }
                 out.push_str(&tail[..n]);
-                rest = &tail[n..].trim_start_matches("\r\n");
+                rest = tail[n..].trim_start_matches("\r\n");
             }
             out
         } else {
