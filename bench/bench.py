@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark sync-manager against the import floor (SPEC §6), as whole processes.
 
-    python3 bench/bench.py [--records 100000] [--runs 3] [--postgres URL] [--http] [--big]
+    python3 bench/bench.py [--records 100000] [--runs 3] [--postgres URL] [--http] [--ui] [--big]
 
 Generates listings with ../shared/bench/gen_records.py, builds the floor program
 (../shared/bench/floor) and sync-manager in release mode, runs every operation several times on
@@ -209,6 +209,77 @@ def http_big_request(binary, work):
     return ok
 
 
+UI_GOALS = (20.0, 50.0)  # median and p99 milliseconds of every dashboard page
+
+
+def ui_bench(binary, work, base, changed, requests=100):
+    """Every dashboard page with 100,000 synced records and 1,000 open warnings: median and
+    p99 of `requests` loads each over a kept-alive loopback connection."""
+    import http.client, json, urllib.parse
+    env = {**os.environ, "DATABASE_URL": f"sqlite://{os.path.join(work, 'ui.db')}?mode=rwc"}
+    run([binary, "init"], env)
+    key = json.loads(run([binary, "create-tenant", "ui", "--json"], env)[2])["api_key"]
+    for cmd in (["source", "create", "1", "portal"], ["target", "create", "1", "web"],
+                ["import", "1", "1", base], ["sync", "1", "1", "1"]):
+        run([binary, *cmd], env)
+    with open(base) as f:
+        before = {r["id"]: r for r in json.load(f)}
+    with open(changed) as f:
+        moved = [r["id"] for r in json.load(f) if before[r["id"]] != r][:1000]
+    server, url = serve(binary, env)
+    host = url.split("//")[1]
+    conn = http.client.HTTPConnection(host)
+
+    def call(method, path, body=None, headers=None):
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp, data
+
+    try:
+        api = {"X-API-Key": key, "Content-Type": "application/json"}
+        for rid in moved:  # a hand edit of the price the next import changes too
+            call("PATCH", f"/targets/1/properties/{rid}", json.dumps({"data": {"price": 1}}), api)
+        run([binary, "import", "1", "1", changed], env)
+        _, sync = call("POST", "/sync/1/1", None, api)
+        sync = json.loads(sync)
+        warnings = json.loads(call("GET", "/warnings?status=open&limit=1", None, api)[1])
+        resp, _ = call("POST", "/ui/login", urllib.parse.urlencode({"key": key}),
+                       {"Content-Type": "application/x-www-form-urlencoded"})
+        cookie = resp.getheader("Set-Cookie").split(";")[0]
+        record = urllib.parse.quote(moved[0])
+        pages = ["/ui", "/ui/warnings", f"/ui/warnings/{warnings[0]['id']}", "/ui/sources",
+                 "/ui/sources/1", "/ui/sources/1/records", f"/ui/sources/1/records/{record}",
+                 "/ui/targets", "/ui/targets/1", "/ui/targets/1/records",
+                 "/ui/targets/1/records?manual=1", f"/ui/targets/1/records/{record}",
+                 "/ui/runs", f"/ui/runs/{sync['run_id']}"]
+        print(f"\nDashboard pages, 100,000 synced records, {sync['stats']['warnings']} open warnings "
+              f"({requests} loads each): goal median <= {UI_GOALS[0]:.0f} ms, p99 <= {UI_GOALS[1]:.0f} ms")
+        print(f"{'page':40} {'median ms':>10} {'p99 ms':>8} {'ok':>3}")
+        all_ok = True
+        for page in pages:
+            times = []
+            for i in range(requests + 5):
+                start = time.perf_counter()
+                resp, body = call("GET", page, None, {"Cookie": cookie})
+                elapsed = (time.perf_counter() - start) * 1000
+                if resp.status != 200:
+                    sys.exit(f"{page}: {resp.status} {body[:300]}")
+                if i >= 5:
+                    times.append(elapsed)
+            times.sort()
+            median = statistics.median(times)
+            p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+            ok = median <= UI_GOALS[0] and p99 <= UI_GOALS[1]
+            all_ok &= ok
+            print(f"{page[:40]:40} {median:10.1f} {p99:8.1f} {'yes' if ok else 'NO':>3}")
+    finally:
+        conn.close()
+        server.terminate()
+        server.wait()
+    return all_ok
+
+
 def find_sling():
     """sling on PATH, or the binary of the PyPI package sling-linux-amd64."""
     found = shutil.which("sling")
@@ -264,6 +335,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--postgres", help="admin URL of a PostgreSQL server, e.g. postgres://postgres@127.0.0.1/test")
     ap.add_argument("--big", action="store_true", help="also import 1,000,000 listings and report peak RSS")
+    ap.add_argument("--ui", action="store_true",
+                    help="also time every dashboard page with 100,000 records and 1,000 open warnings")
     ap.add_argument("--http", action="store_true",
                     help="also load GET /targets/{id}/properties?limit=100 with wrk (apt-get install wrk)")
     a = ap.parse_args()
@@ -339,6 +412,8 @@ def main():
                 all_ok &= ok
                 print(f"{name:28} {secs:8.3f} {ratio:8.2f} {HTTP_IMPORT_GOAL:6.2f} {'yes' if ok else 'NO':>3}")
             all_ok &= http_big_request(binary, work)
+        if a.ui:
+            all_ok &= ui_bench(binary, work, base, changed)
         if a.big:
             print("\ngenerating 1,000,000 listings…", flush=True)
             big = os.path.join(work, "big.json")

@@ -6,6 +6,8 @@
 //!   with is re-checked on every request, so revoking it ends the session at once.
 //! * `ui_uploads`: a file uploaded to the import form, kept between its dry run and the
 //!   confirmation (and removed by either the import or the expiry of its session).
+//! * An index of the live target records edited by hand (partial: only those rows), so that
+//!   the dashboard counts and lists them without reading every record of a target.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
@@ -94,10 +96,23 @@ impl MigrationTrait for Migration {
                     )
                     .to_owned(),
             )
-            .await
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX idx_target_properties_manual ON target_properties \
+                 (target_id, external_id) WHERE deleted_at IS NULL \
+                 AND (synced_hash IS NULL OR hash <> synced_hash)",
+            )
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP INDEX idx_target_properties_manual")
+            .await?;
         manager
             .drop_table(Table::drop().table(UiUploads::Table).to_owned())
             .await?;

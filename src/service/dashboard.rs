@@ -44,13 +44,9 @@ async fn count(conn: &impl ConnectionTrait, q: Sql) -> AppResult<u64> {
 /// How many live records of a target were edited by hand since the last sync (the caller
 /// checked that the target is the tenant's).
 pub async fn manual_count(db: &DatabaseConnection, target: TargetId) -> AppResult<u64> {
-    let mut q = Sql::new(
-        db.get_database_backend(),
-        "SELECT COUNT(*) FROM target_properties WHERE deleted_at IS NULL \
-         AND (synced_hash IS NULL OR hash <> synced_hash) AND target_id = ",
-    );
-    q.bind(target.0);
-    count(db, q).await
+    Ok(super::properties::manual_page(db, target, None, None, 0)
+        .await?
+        .1)
 }
 
 /// The overview of `tenant`.
@@ -188,6 +184,24 @@ pub async fn touched(
 ) -> AppResult<(Vec<Touched>, u64, Option<i64>)> {
     let run = super::runs::get(db, tenant, run).await?;
     let backend = db.get_database_backend();
+    // The page's snapshots first, walking the run's index in id order (each record's first
+    // snapshot of the run only), then their details for those rows alone.
+    let mut q = Sql::new(backend, "SELECT s.id FROM snapshots s WHERE s.run_id = ");
+    q.bind(run.id)
+        .push(" AND s.tenant_id = ")
+        .bind(tenant.0)
+        .push(" AND s.id > ")
+        .bind(after.unwrap_or(0))
+        .push(
+            " AND s.id = (SELECT MIN(f.id) FROM snapshots f WHERE f.run_id = s.run_id \
+             AND f.property_kind = s.property_kind AND f.property_id = s.property_id) \
+             ORDER BY s.id LIMIT ",
+        )
+        .bind(limit as i64);
+    let mut ids = Vec::new();
+    for row in q.fetch_all(db).await? {
+        ids.push(row.try_get_by_index::<i64>(0)?);
+    }
     // The version after the run: the next snapshot of the record, else the record as it is.
     let mut q = Sql::new(
         backend,
@@ -203,19 +217,14 @@ pub async fn touched(
          FROM snapshots s \
          LEFT JOIN target_properties tp ON s.property_kind = 'target' AND tp.id = s.property_id \
          LEFT JOIN source_properties sp ON s.property_kind = 'source' AND sp.id = s.property_id \
-         WHERE s.run_id = ",
+         WHERE s.id IN ",
     );
-    q.bind(run.id)
-        .push(" AND s.tenant_id = ")
-        .bind(tenant.0)
-        .push(
-            " AND s.id = (SELECT MIN(f.id) FROM snapshots f WHERE f.run_id = s.run_id \
-             AND f.property_kind = s.property_kind AND f.property_id = s.property_id) \
-             AND s.id > ",
-        )
-        .bind(after.unwrap_or(0))
-        .push(" ORDER BY s.id LIMIT ")
-        .bind(limit as i64);
+    if ids.is_empty() {
+        q.push("(0)");
+    } else {
+        q.bind_list(ids.iter().copied());
+    }
+    q.push(" ORDER BY s.id");
     let mut out = Vec::new();
     let mut last = None;
     for row in q.fetch_all(db).await? {
@@ -236,26 +245,26 @@ pub async fn touched(
             after: row.try_get_by_index(6)?,
         });
     }
-    let mut q = Sql::new(
-        backend,
-        "SELECT COUNT(DISTINCT property_kind || ':' || CAST(property_id AS TEXT)) FROM snapshots \
-         WHERE run_id = ",
-    );
+    // Records snapshotted twice in one run (an id twice in an import) count twice: rare.
+    let mut q = Sql::new(backend, "SELECT COUNT(*) FROM snapshots WHERE run_id = ");
     q.bind(run.id);
     let mut total = count(db, q).await?;
+    // What the run created, as its stats say (created_run_id has no index: no count over
+    // every record). An import creates source records, a sync target records.
+    let stats: serde_json::Value = serde_json::from_str(&run.stats).unwrap_or_default();
+    let created = stats["created"].as_u64().unwrap_or(0);
+    total += created;
     for (table, kind, owner) in [
         ("source_properties", "source", "source_id"),
         ("target_properties", "target", "target_id"),
     ] {
-        let mut q = Sql::new(
-            backend,
-            &format!("SELECT COUNT(*) FROM {table} WHERE created_run_id = "),
-        );
-        q.bind(run.id);
-        let created = count(db, q).await?;
-        total += created;
+        let writes_here = match run.kind.as_str() {
+            "import" | "edit" => kind == "source" && run.target_id.is_none(),
+            "sync" => kind == "target",
+            _ => false,
+        };
         let full_page = out.len() as u64 >= limit;
-        if after.is_some() || full_page || created == 0 {
+        if after.is_some() || full_page || created == 0 || !writes_here {
             continue;
         }
         let mut q = Sql::new(

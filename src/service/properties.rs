@@ -481,6 +481,61 @@ pub async fn list_target(
     Ok(target_page_query(target, filter).all(conn).await?)
 }
 
+/// The live records of a target edited by hand, ordered by external id, after the cursor
+/// `after` and starting with `prefix`, at most `limit`, and how many there are: read through
+/// the partial index of those rows (migration 7), never over every record. SQLite is told to
+/// use it (its planner, without statistics, prefers the index of all live records).
+pub async fn manual_page(
+    conn: &impl ConnectionTrait,
+    target: TargetId,
+    prefix: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> AppResult<(Vec<ListedProperty>, u64)> {
+    let backend = conn.get_database_backend();
+    let hint = if backend == sea_orm::DbBackend::Sqlite {
+        " INDEXED BY idx_target_properties_manual"
+    } else {
+        ""
+    };
+    let filtered = |select: &str, with_cursor: bool| {
+        let mut q = Sql::new(
+            backend,
+            &format!("{select} FROM target_properties{hint} WHERE target_id = "),
+        );
+        q.bind(target.0)
+            .push(" AND deleted_at IS NULL AND (synced_hash IS NULL OR hash <> synced_hash)");
+        if let Some(p) = prefix {
+            let mut pattern = String::with_capacity(p.len() + 1);
+            for c in p.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    pattern.push('\\');
+                }
+                pattern.push(c);
+            }
+            pattern.push('%');
+            q.push(" AND external_id LIKE ")
+                .bind(pattern)
+                .push(" ESCAPE '\\'");
+        }
+        if let (Some(a), true) = (after, with_cursor) {
+            q.push(" AND external_id > ").bind(a.to_string());
+        }
+        q
+    };
+    let mut q = filtered("SELECT *", true);
+    q.push(" ORDER BY external_id LIMIT ").bind(limit as i64);
+    let rows = target_properties::Entity::find()
+        .from_raw_sql(q.statement())
+        .all(conn)
+        .await?;
+    let total = match filtered("SELECT COUNT(*)", false).fetch_one(conn).await? {
+        Some(row) => row.try_get_by_index::<i64>(0)?.max(0) as u64,
+        None => 0,
+    };
+    Ok((rows.into_iter().map(Into::into).collect(), total))
+}
+
 /// One page of a source's or target's properties (cursor and limit of `filter`) and how many
 /// match the filter in all.
 pub async fn page(

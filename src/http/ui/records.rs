@@ -97,7 +97,19 @@ async fn list(viewed: Viewed, state: &AppState, side: Side, id: i64, query: List
             "the search cannot hold a NUL character".into(),
         ));
     }
-    let (items, total) = properties::page(&state.db, tenant, owner, &filter).await?;
+    let (items, total) = match owner {
+        Owner::Target(target) if manual => {
+            properties::manual_page(
+                &state.db,
+                target,
+                filter.prefix.as_deref(),
+                filter.after.as_deref(),
+                PAGE,
+            )
+            .await?
+        }
+        _ => properties::page(&state.db, tenant, owner, &filter).await?,
+    };
     let next = (items.len() as u64 == PAGE).then(|| {
         let last = items.last().map(|p| p.external_id.as_str()).unwrap_or("");
         let mut next = format!("after={}", encode(last));
