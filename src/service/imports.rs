@@ -346,7 +346,13 @@ impl<'f> Held<'f> {
     fn new(file: Option<(&'f std::fs::File, u64)>) -> Self {
         Held {
             file,
-            bytes: Vec::new(),
+            // Reserved whole (address space only: pages are touched as bytes come), so the
+            // held input is never copied to a bigger buffer as it grows.
+            bytes: if file.is_some() {
+                Vec::new()
+            } else {
+                Vec::with_capacity(HOLD_BYTES)
+            },
             elements: Vec::new(),
         }
     }
