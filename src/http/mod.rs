@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 pub mod idempotency;
 pub mod list_cache;
+pub mod paging;
 pub mod problem;
 pub mod routes;
 pub mod ui;

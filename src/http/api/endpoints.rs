@@ -1,9 +1,9 @@
 //! `/sources` and `/targets`: the same five operations over the two kinds of endpoint.
 #[allow(unused_imports)]
 use super::ApiTags;
-use super::paging::{self, ListResponse};
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
+use crate::http::paging::{self, ListResponse};
 use crate::http::problem::ApiResult;
 use crate::ids::{SourceId, TargetId};
 use crate::service::endpoints::{EndpointUpdate, NewEndpoint};

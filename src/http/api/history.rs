@@ -1,9 +1,9 @@
 //! The history of records: their snapshots, and restoring one.
 use super::ApiTags;
-use super::paging::{self, ListResponse};
 use crate::entity::snapshots as snapshot_entity;
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
+use crate::http::paging::{self, ListResponse};
 use crate::http::problem::ApiResult;
 use crate::ids::{SnapshotId, SourceId, TargetId};
 use crate::service::properties;

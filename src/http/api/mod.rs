@@ -4,7 +4,7 @@ mod endpoints;
 mod health;
 mod history;
 mod imports;
-mod paging;
+
 mod properties;
 mod runs;
 mod sync;

@@ -1,10 +1,10 @@
 use super::ApiTags;
-use super::paging::JsonArray;
-use super::paging::{self, ListResponse};
 use crate::entity::{source_properties, target_properties};
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
 use crate::http::list_cache::{CachedPage, ListKey};
+use crate::http::paging::JsonArray;
+use crate::http::paging::{self, ListResponse};
 use crate::http::problem::{ApiResult, bad_request};
 use crate::ids::TenantId;
 use crate::ids::{SourceId, TargetId};

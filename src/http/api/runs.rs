@@ -1,8 +1,8 @@
 use super::ApiTags;
-use super::paging::{self, ListResponse};
 use crate::entity::runs as run_entity;
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
+use crate::http::paging::{self, ListResponse};
 use crate::http::problem::ApiResult;
 use crate::ids::RunId;
 use crate::service::{runs, snapshots};

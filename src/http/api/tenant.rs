@@ -1,9 +1,9 @@
 //! Tenant self-service (current tenant, API keys), admin tenant endpoints, and cleanup.
 use super::ApiTags;
-use super::paging::{self, ListResponse};
 use crate::entity::{api_keys, tenants as tenant_entity};
 use crate::http::AppState;
 use crate::http::auth::{AdminKey, TenantKey};
+use crate::http::paging::{self, ListResponse};
 use crate::http::problem::ApiResult;
 use crate::ids::{KeyId, TenantId};
 use crate::service::{cleanup, keys, tenants};

@@ -1,9 +1,9 @@
 use super::ApiTags;
-use super::paging::{self, ListResponse};
 use super::sync::FieldDto;
 use crate::entity::warnings as warning_entity;
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
+use crate::http::paging::{self, ListResponse};
 use crate::http::problem::{ApiResult, unprocessable};
 use crate::ids::WarningId;
 use crate::service::warnings::{self, Choice, Resolution, WarningFilter};

@@ -66,7 +66,7 @@ fn label_of(data: &str) -> String {
 }
 
 fn encode(value: &str) -> String {
-    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    crate::http::paging::encode(value)
 }
 
 async fn list(viewed: Viewed, state: &AppState, side: Side, id: i64, query: ListQuery) -> UiResult {
@@ -345,13 +345,5 @@ pub async fn restore(
 
 /// An external id as a path segment.
 pub fn encode_path(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::http::paging::encode(id)
 }
