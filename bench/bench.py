@@ -3,8 +3,8 @@
 
     python3 bench/bench.py [--records 100000] [--runs 3] [--postgres URL] [--http] [--ui] [--big]
 
-Generates listings with ../shared/bench/gen_records.py, builds the floor program
-(../shared/bench/floor) and sync-manager in release mode, runs every operation several times on
+Generates listings with bench/gen_records.py, builds the floor program (bench/floor) and
+sync-manager in release mode, runs every operation several times on
 a fresh database each time, and prints the median wall time of each, its ratio to the floor
 measured in the same run, the goal, and the peak memory. `--big` also imports 1,000,000
 listings and reports the peak RSS; `--postgres URL` repeats the operations on PostgreSQL (a
@@ -19,7 +19,8 @@ import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "bench"))
+TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None  # GNU time, for peaks
+SHARED = HERE  # gen_records.py and floor/ (copies of the project's shared benchmark tools)
 
 GOALS = {  # operation -> max ratio to the floor
     "import into empty source": 1.0,
@@ -32,8 +33,17 @@ GOALS = {  # operation -> max ratio to the floor
 
 def run(cmd, env=None, check=True):
     """Runs a command; returns (seconds, peak RSS in MB, stdout). Flushes the OS write-back
-    first, so one command's disk writes are not billed to the next one."""
+    first, so one command's disk writes are not billed to the next one.
+
+    The peak comes from GNU time when it is installed: Linux bills a child the memory of the
+    process it was forked from (this script, hundreds of MB after the HTTP steps) as its peak,
+    so `wait4`'s figure is only right while this script is small."""
     os.sync()
+    peak_file = None
+    if TIME:
+        fd, peak_file = tempfile.mkstemp(prefix="sm-bench-rss-")
+        os.close(fd)
+        cmd = [TIME, "-q", "-f", "%M", "-o", peak_file, *cmd]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out = proc.stdout.read()
@@ -42,7 +52,14 @@ def run(cmd, env=None, check=True):
     elapsed = time.perf_counter() - start
     if check and status != 0:
         sys.exit(f"command failed: {' '.join(cmd)}\n{err.decode()}")
-    return elapsed, usage.ru_maxrss / 1024, out.decode()
+    peak_kb = usage.ru_maxrss
+    if peak_file:
+        with open(peak_file) as f:
+            text = f.read().split()
+        os.unlink(peak_file)
+        if text and text[-1].isdigit():
+            peak_kb = int(text[-1])
+    return elapsed, peak_kb / 1024, out.decode()
 
 
 def build(work):
