@@ -17,8 +17,9 @@ const BLOCK: usize = 1 << 20;
 
 /// A body as a blocking reader, for a thread outside the runtime.
 pub struct BodyReader {
-    chunks: mpsc::Receiver<std::io::Result<Bytes>>,
-    current: Bytes,
+    blocks: mpsc::Receiver<std::io::Result<Vec<Bytes>>>,
+    /// The chunks of the block being read, the first one partly read maybe.
+    current: std::collections::VecDeque<Bytes>,
 }
 
 impl BodyReader {
@@ -29,7 +30,8 @@ impl BodyReader {
         tokio::spawn(async move {
             let mut stream = std::pin::pin!(body.into_bytes_stream());
             let mut total = 0usize;
-            let mut block = bytes::BytesMut::new();
+            // The network's chunks, handed over a block at a time (not copied together).
+            let (mut block, mut size) = (Vec::new(), 0usize);
             while let Some(chunk) = stream.next().await {
                 let bytes = match chunk {
                     Ok(bytes) => bytes,
@@ -48,41 +50,46 @@ impl BodyReader {
                         .await;
                     return;
                 }
-                if block.is_empty() && bytes.len() >= BLOCK {
-                    if tx.send(Ok(bytes)).await.is_err() {
+                size += bytes.len();
+                block.push(bytes);
+                if size >= BLOCK {
+                    size = 0;
+                    if tx.send(Ok(std::mem::take(&mut block))).await.is_err() {
+                        // The reader stopped (a syntax error, say): the rest is not needed.
                         return;
                     }
-                    continue;
-                }
-                block.extend_from_slice(&bytes);
-                if block.len() >= BLOCK && tx.send(Ok(block.split().freeze())).await.is_err() {
-                    // The reader stopped (a syntax error, say): the rest is not needed.
-                    return;
                 }
             }
             if !block.is_empty() {
-                let _ = tx.send(Ok(block.freeze())).await;
+                let _ = tx.send(Ok(block)).await;
             }
         });
         BodyReader {
-            chunks: rx,
-            current: Bytes::new(),
+            blocks: rx,
+            current: Default::default(),
         }
     }
 }
 
 impl Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.chunks.blocking_recv() {
-                Some(Ok(bytes)) => self.current = bytes,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
+        loop {
+            match self.current.front_mut() {
+                Some(chunk) if chunk.is_empty() => {
+                    self.current.pop_front();
+                }
+                Some(chunk) => {
+                    let n = buf.len().min(chunk.len());
+                    buf[..n].copy_from_slice(&chunk[..n]);
+                    chunk.advance(n);
+                    return Ok(n);
+                }
+                None => match self.blocks.blocking_recv() {
+                    Some(Ok(block)) => self.current.extend(block),
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok(0),
+                },
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current.advance(n);
-        Ok(n)
     }
 }
