@@ -30,3 +30,70 @@ fn requests_refused_before_the_app_are_problems_too() {
     let ok = server.raw(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(ok.starts_with("HTTP/1.1 200 "), "{ok}");
 }
+
+#[test]
+fn wrong_keys_from_one_address_are_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let server = Server::start(&url, &[("SYNC_MANAGER_AUTH_FAILURES", "5")]);
+    let admin = server.admin_key.clone().unwrap();
+    let (status, tenant) = server.api(
+        "POST",
+        "/admin/tenants",
+        &admin,
+        Some(&serde_json::json!({"name": "Agency"})),
+    );
+    assert_eq!(status, 201);
+    let key = tenant["api_key"].as_str().unwrap().to_string();
+    let wrong = format!("sm_{}", "0".repeat(48));
+    for _ in 0..5 {
+        assert_eq!(server.api("GET", "/sources", &wrong, None).0, 401);
+    }
+    // The address guessed too often: 429, with the time to wait, also for the right key.
+    let response = server.raw(
+        format!(
+            "GET /sources HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert!(response.starts_with("HTTP/1.1 429 "), "{response}");
+    let lower = response.to_ascii_lowercase();
+    assert!(lower.contains("retry-after: "), "{response}");
+    assert!(
+        lower.contains("content-type: application/problem+json"),
+        "{response}"
+    );
+    // The dashboard's login counts the same address.
+    let form = format!("key={key}");
+    let login = server.raw(
+        format!(
+            "POST /ui/login HTTP/1.1\r\nHost: x\r\nContent-Type: \
+             application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: \
+             close\r\n\r\n{form}",
+            form.len()
+        )
+        .as_bytes(),
+    );
+    assert!(login.starts_with("HTTP/1.1 429 "), "{login}");
+}
+
+#[test]
+fn a_tenant_over_its_rate_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let server = Server::start(&url, &[("SYNC_MANAGER_RATE_LIMIT", "5")]);
+    let admin = server.admin_key.clone().unwrap();
+    let (_, tenant) = server.api(
+        "POST",
+        "/admin/tenants",
+        &admin,
+        Some(&serde_json::json!({"name": "Agency"})),
+    );
+    let key = tenant["api_key"].as_str().unwrap().to_string();
+    for _ in 0..5 {
+        assert_eq!(server.api("GET", "/sources", &key, None).0, 200);
+    }
+    let (status, problem) = server.api("GET", "/sources", &key, None);
+    assert_eq!(status, 429, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("rate limit"));
+}

@@ -28,29 +28,61 @@ fn unauthorized(detail: &str) -> poem::Error {
     poem::Error::from_string(detail, StatusCode::UNAUTHORIZED)
 }
 
-/// Whose key this is; a database failure is a 500, an unknown or revoked key a 401.
+/// The address a request came from (what the brute-force limit counts by).
+pub fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
+    req.remote_addr().as_socket_addr().map(|a| a.ip())
+}
+
+/// The 429 of an address that guessed too often.
+pub fn guessing(wait: std::time::Duration) -> poem::Error {
+    poem::Error::from_response(super::problem::too_many(
+        wait,
+        "too many wrong keys from this address: wait before trying again (Retry-After says \
+         how long)",
+    ))
+}
+
+/// Whose key this is; a database failure is a 500, an unknown or revoked key a 401 (counted
+/// against the address: too many of them and it gets 429 for a while).
 async fn principal(req: &Request, key: &ApiKey) -> poem::Result<keys::Principal> {
     let state = req
         .data::<AppState>()
         .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
+    let addr = client_ip(req);
+    if let Some(wait) = state.limits.blocked(addr) {
+        return Err(guessing(wait));
+    }
     match keys::authenticate(&state.db, &key.key).await {
         Ok(principal) => Ok(principal),
         Err(crate::AppError::Db(e)) => {
             tracing::error!("database error while checking a key: {e}");
             Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
         }
-        Err(_) => Err(unauthorized(
-            "send a valid, unrevoked API key in the X-API-Key header",
-        )),
+        Err(_) => {
+            state.limits.failed(addr);
+            Err(unauthorized(
+                "send a valid, unrevoked API key in the X-API-Key header",
+            ))
+        }
     }
 }
 
 async fn check_tenant_key(req: &Request, key: ApiKey) -> poem::Result<TenantAuth> {
     match principal(req, &key).await? {
-        keys::Principal::Tenant { tenant, prefix } => Ok(TenantAuth {
-            tenant,
-            actor: Actor(prefix),
-        }),
+        keys::Principal::Tenant { tenant, prefix } => {
+            let limits = req.data::<AppState>().map(|s| s.limits.clone());
+            if let Some(wait) = limits.and_then(|l| l.over_rate(tenant.0)) {
+                return Err(poem::Error::from_response(super::problem::too_many(
+                    wait,
+                    "this tenant sent more requests than its rate limit allows: wait before \
+                     sending more (Retry-After says how long)",
+                )));
+            }
+            Ok(TenantAuth {
+                tenant,
+                actor: Actor(prefix),
+            })
+        }
         keys::Principal::Admin { .. } => Err(unauthorized(
             "the admin key only reaches the admin endpoints; use a tenant's API key here",
         )),

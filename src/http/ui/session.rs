@@ -83,9 +83,26 @@ pub async fn login(req: &Request, Data(state): Data<&AppState>, body: Body) -> U
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
+    let addr = crate::http::auth::client_ip(req);
+    if let Some(wait) = state.limits.blocked(addr) {
+        let mut page = render(&login_view(
+            req,
+            state,
+            Some(format!(
+                "Too many wrong keys from this computer: wait {} seconds, then try again.",
+                wait.as_secs().max(1)
+            )),
+        ))?;
+        page.set_status(StatusCode::TOO_MANY_REQUESTS);
+        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            page.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Ok(page);
+    }
     let (token, session) = match sessions::login(&state.db, key).await {
         Ok(found) => found,
         Err(AppError::Unauthorized(reason)) => {
+            state.limits.failed(addr);
             let page = login_view(req, state, Some(reason));
             return Ok(with_status(render(&page)?, StatusCode::UNAUTHORIZED));
         }
