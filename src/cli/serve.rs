@@ -1,7 +1,7 @@
 use super::Ctx;
 use crate::http::{AppState, build_app};
 use crate::ids::TenantId;
-use crate::service::{Actor, cleanup, keys, tenants};
+use crate::service::{Actor, cleanup, tenants};
 use argh::FromArgs;
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -17,6 +17,29 @@ pub struct Args {
     /// largest request body in MiB (default: env SYNC_MANAGER_MAX_BODY_MB, else 64)
     #[argh(option)]
     max_body_mb: Option<usize>,
+    /// requests a tenant may send per minute, over all its keys (default: env
+    /// SYNC_MANAGER_RATE_LIMIT, else no limit)
+    #[argh(option)]
+    rate_limit: Option<u32>,
+    /// wrong keys an address may send per minute before it must wait (default: env
+    /// SYNC_MANAGER_AUTH_FAILURES, else 10)
+    #[argh(option)]
+    auth_failures: Option<u32>,
+}
+
+/// A whole number from a flag, else from an environment variable.
+fn number(flag: Option<u32>, var: &str) -> anyhow::Result<Option<u32>> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("{var} must be a whole number, got {v:?}")),
+        _ => Ok(None),
+    }
 }
 
 /// Runs the retention cleanup of every tenant once a day.
@@ -83,11 +106,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         })
         .unwrap_or_else(|| "127.0.0.1:8000".to_string());
     let db = ctx.server_db().await?;
-    if let Some(key) = keys::ensure_admin_key(&db).await? {
-        outln!(
-            "Admin key: {} (save it now: it is not shown again)",
-            key.key
-        );
+    match super::admin_key(&db).await? {
+        super::AdminKey::Generated(key) => {
+            outln!("Admin key: {key} (save it now: it is not shown again)")
+        }
+        super::AdminKey::FromEnv => outln!("Admin key: the one of SYNC_MANAGER_ADMIN_KEY"),
+        super::AdminKey::Existing => {}
     }
     let acceptor = TcpListener::bind(bind.clone())
         .into_acceptor()
@@ -110,20 +134,28 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if max_body_mb == 0 {
         anyhow::bail!("the body limit must be at least 1 MiB");
     }
+    let rate = number(args.rate_limit, "SYNC_MANAGER_RATE_LIMIT")?.filter(|n| *n > 0);
+    let failures = number(args.auth_failures, "SYNC_MANAGER_AUTH_FAILURES")?.unwrap_or(10);
     let state = AppState {
         max_body_bytes: max_body_mb << 20,
+        limits: std::sync::Arc::new(crate::http::limits::Limits::new(
+            failures.max(1),
+            Duration::from_secs(60),
+            rate,
+        )),
         ..AppState::new(db)
     };
     tokio::spawn(daily_cleanup(state.clone()));
     outln!(
-        "Serving on http://{addr} (API docs at http://{addr}/docs, database {})",
-        ctx.database_url
+        "Serving on http://{addr} (dashboard at http://{addr}/ui, API docs at http://{addr}/docs; data in {})",
+        ctx.database_url.describe()
     );
     Server::new_with_acceptor(crate::http::acceptor::ProblemAcceptor(acceptor))
         .run_with_graceful_shutdown(
             build_app(state),
             shutdown_signal(),
-            Some(Duration::from_secs(30)),
+            // `docker stop` waits 10 s: requests in flight get 5 of them.
+            Some(Duration::from_secs(5)),
         )
         .await
         .map_err(|e| anyhow::anyhow!("server failed: {e}"))

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod auth;
 pub mod body;
 pub mod idempotency;
+pub mod limits;
 pub mod list_cache;
 pub mod paging;
 pub mod problem;
@@ -29,6 +30,8 @@ pub struct AppState {
     /// Where the app is mounted in a bigger one ("" at the root, e.g. "/sync"): the dashboard's
     /// links and redirects start with it.
     pub base_path: String,
+    /// Failed authentications per address, requests per tenant (see `limits`).
+    pub limits: std::sync::Arc<limits::Limits>,
 }
 
 /// Default request body limit: 64 MiB.
@@ -41,6 +44,7 @@ impl AppState {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             lists: Default::default(),
             base_path: String::new(),
+            limits: Default::default(),
         }
     }
 }
@@ -60,6 +64,12 @@ pub fn build_app(state: AppState) -> impl Endpoint {
              `limit` (1 to 1000) one page and a `Link: <…>; rel=\"next\"` header for the next; \
              `X-Total-Count` on both.",
     );
+    // Mounted in a bigger app: the document says where the API is.
+    let service = if state.base_path.is_empty() {
+        service
+    } else {
+        service.server(state.base_path.clone())
+    };
     let limit = state.max_body_bytes;
     let routes = std::sync::Arc::new(routes::Routes::from_spec(&service.spec()));
     let spec = service.spec_endpoint();

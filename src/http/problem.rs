@@ -78,6 +78,10 @@ pub enum ApiError {
     /// The request body is larger than the server's limit.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
+    /// Too many failed authentications from this address, or too many requests of this tenant:
+    /// wait for `Retry-After` seconds.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Json<Problem>),
     /// Well-formed but invalid input; `detail` says what to fix.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
@@ -139,6 +143,16 @@ pub fn too_large(limit: usize) -> ApiError {
     )))
 }
 
+/// A 429 problem with `Retry-After`, as a response.
+pub fn too_many(wait: std::time::Duration, detail: &str) -> Response {
+    let mut resp = problem_response(&Problem::new(StatusCode::TOO_MANY_REQUESTS, detail));
+    let secs = wait.as_secs().max(1).to_string();
+    if let Ok(v) = poem::http::HeaderValue::from_str(&secs) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
 /// Shorthand for a 422 with a message.
 pub fn unprocessable(detail: impl Into<String>) -> ApiError {
     ApiError::Unprocessable(Json(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)))
@@ -174,9 +188,51 @@ pub async fn from_poem_error(err: poem::Error) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => {
             "this method is not allowed on this path; see /docs".to_string()
         }
-        _ => shorten(message),
+        _ => in_plain_words(&message),
     };
     problem_response(&Problem::new(status, detail))
+}
+
+/// The framework's parse errors, said in the user's terms with what the request should be.
+fn in_plain_words(message: &str) -> String {
+    let inner = |m: &str| {
+        // `failed to parse "ImportBody": expected ident at line 1 column 2` → the reason.
+        let reason = m.rsplit_once(": ").map_or(m, |(_, r)| r);
+        shorten(reason.trim().to_string())
+    };
+    if let Some(rest) = message.strip_prefix("failed to parse path `") {
+        let name = rest.split('`').next().unwrap_or("");
+        let name = if name.starts_with("param") {
+            "id"
+        } else {
+            name
+        };
+        return format!(
+            "the path's {name} is not valid: ids in paths are whole numbers from 1 (like \
+             /sources/1), record ids are text; see /docs"
+        );
+    }
+    if let Some(rest) = message.strip_prefix("failed to parse parameter `") {
+        let name = rest.split('`').next().unwrap_or("");
+        return format!(
+            "the query parameter {name} is not valid ({}); see /docs for what it takes",
+            inner(rest)
+        );
+    }
+    if let Some(rest) = message.strip_prefix("parse request payload error: ") {
+        let missing = rest.contains("missing field") || rest.contains("required");
+        let hint = if missing {
+            "a required field is missing"
+        } else {
+            "the body is not the JSON this endpoint takes"
+        };
+        return format!(
+            "{hint} ({}); send a JSON object with Content-Type: application/json, as /docs \
+             describes (for example {{\"name\": \"portal\"}} to create a source)",
+            inner(rest)
+        );
+    }
+    shorten(message.to_string())
 }
 
 /// Parse errors quote the input; keep a huge body out of the message.

@@ -465,6 +465,10 @@ impl Window {
     }
 }
 
+/// The largest record an import takes, in bytes of its JSON text: a bigger one is rejected
+/// with a reason (it would be kept whole in every snapshot and every page that shows it).
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
 /// Passes one element on: unparsed if `known` says so, else parsed from the bytes `raw` gives
 /// (read only then).
 fn pass_on<'r>(
@@ -479,6 +483,18 @@ fn pass_on<'r>(
     }
     let raw = raw()?;
     let index = sender.next_index;
+    if raw.len() > MAX_RECORD_BYTES {
+        return Ok(sender.push(Item::Rejected(RecordError {
+            index,
+            external_id: None,
+            reason: format!(
+                "record is {:.1} MB of JSON; one record may be at most {} MB (keep big \
+                 content such as images elsewhere and import its URL)",
+                raw.len() as f64 / (1 << 20) as f64,
+                MAX_RECORD_BYTES >> 20
+            ),
+        })));
+    }
     let item = match Node::parse(raw) {
         // Without a tree of owned values; the same id, text and hash.
         Some(node) => record_item(index, node.external_id(), Some(raw_hash), || {

@@ -15,12 +15,28 @@ pub struct Server {
 impl Server {
     /// Starts `serve` on `database_url` with extra environment variables.
     pub fn start(database_url: &str, env: &[(&str, &str)]) -> Server {
+        Self::spawn(database_url, env, None)
+    }
+
+    /// `start`, with what the server logs written to `log`.
+    pub fn start_logging(
+        database_url: &str,
+        env: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> Server {
+        Self::spawn(database_url, env, Some(log))
+    }
+
+    fn spawn(database_url: &str, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sync-manager"));
         cmd.args(["serve", "--bind", "127.0.0.1:0"])
             .env("DATABASE_URL", database_url)
             .env_remove("SYNC_MANAGER_LOG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+                None => Stdio::null(),
+            });
         for (k, v) in env {
             cmd.env(k, v);
         }
