@@ -472,6 +472,7 @@ macro_rules! race_tests {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(pg_tests), ignore = "SYNC_MANAGER_TEST_PG is not set")]
                 async fn $name() {
                     super::$name("postgres").await;
                 }

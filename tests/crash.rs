@@ -150,6 +150,7 @@ macro_rules! crash_tests {
         )* }
         mod postgres { $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(pg_tests), ignore = "SYNC_MANAGER_TEST_PG is not set")]
             async fn $name() {
                 let Some(env) = super::Env::new("postgres").await else {
                     eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");

@@ -57,11 +57,24 @@ impl TestDb {
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
             (url, Some(dir), None)
         } else {
-            let admin = pg_url()?;
+            let given = pg_url()?;
             let name = unique_name();
-            let admin_db = Database::connect(&admin)
-                .await
-                .expect("connect to SYNC_MANAGER_TEST_PG");
+            // The URL's database is only where the test databases are created from: if it
+            // does not exist, the server's `postgres` database does as well.
+            let (admin, admin_db) = match Database::connect(&given).await {
+                Ok(db) => (given, db),
+                Err(first) => {
+                    let fallback = with_database(&given, "postgres");
+                    match Database::connect(&fallback).await {
+                        Ok(db) => (fallback, db),
+                        Err(_) => panic!(
+                            "SYNC_MANAGER_TEST_PG={given} cannot be reached ({first}); give the \
+                             URL of a PostgreSQL server where this user may create databases, \
+                             e.g. postgres://postgres@127.0.0.1:5432/postgres"
+                        ),
+                    }
+                }
+            };
             admin_db
                 .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                 .await
@@ -126,6 +139,7 @@ macro_rules! backend_tests {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(pg_tests), ignore = "SYNC_MANAGER_TEST_PG is not set")]
                 async fn $name() {
                     let Some(t) = $crate::common::TestDb::new("postgres").await else {
                         eprintln!("skipped: SYNC_MANAGER_TEST_PG is not set");
