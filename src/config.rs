@@ -43,6 +43,27 @@ impl DatabaseUrl {
     pub fn is_postgres(&self) -> bool {
         self.0.starts_with("postgres")
     }
+
+    /// Where the data is, for people: an SQLite database as its absolute file path (a relative
+    /// one depends on the working directory, so a command run elsewhere opens another file),
+    /// PostgreSQL as its URL without the password.
+    pub fn describe(&self) -> String {
+        let Some(rest) = self.0.strip_prefix("sqlite:") else {
+            return redact(&self.0);
+        };
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path.contains(":memory:") || self.0.contains("mode=memory") {
+            return "an in-memory SQLite database".into();
+        }
+        let path = std::path::Path::new(path);
+        let absolute = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(path)
+        };
+        format!("the SQLite file {}", absolute.display())
+    }
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -109,6 +130,21 @@ mod tests {
                 .unwrap()
                 .is_postgres()
         );
+    }
+
+    #[test]
+    fn descriptions_say_where_the_data_is() {
+        let abs = DatabaseUrl::parse("sqlite:///data/sync-manager.db").unwrap();
+        assert_eq!(abs.describe(), "the SQLite file /data/sync-manager.db");
+        let rel = DatabaseUrl::parse("sync-manager.db").unwrap().describe();
+        assert!(
+            rel.starts_with("the SQLite file /") && rel.ends_with("/sync-manager.db"),
+            "{rel}"
+        );
+        let pg = DatabaseUrl::parse("postgres://u:secret@h/db")
+            .unwrap()
+            .describe();
+        assert_eq!(pg, "postgres://u:***@h/db");
     }
 
     #[test]

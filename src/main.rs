@@ -13,9 +13,8 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SYNC_MANAGER_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,poem::middleware::tracing_mw=info")
-            }),
+            tracing_subscriber::EnvFilter::try_from_env("SYNC_MANAGER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
     // argh takes a bare "-" for an unknown flag; pass it on as the stdin marker instead.
@@ -40,6 +39,9 @@ async fn main() -> std::process::ExitCode {
                 }
                 Err(()) => {
                     eprintln!("{output}");
+                    eprintln!(
+                        "Run `sync-manager --help` (or `sync-manager COMMAND --help`) for the usage."
+                    );
                     std::process::ExitCode::from(2)
                 }
             };
@@ -47,6 +49,11 @@ async fn main() -> std::process::ExitCode {
     };
     match cli::run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<cli::Partial>().is_some() => {
+            eprintln!("warning: {err}");
+            let code = err.downcast_ref::<cli::Partial>().map_or(1, |p| p.code);
+            std::process::ExitCode::from(code)
+        }
         Err(err) => {
             eprintln!("error: {err}");
             if let Some(sync_manager::AppError::Rejected { errors }) = err.downcast_ref() {

@@ -390,7 +390,7 @@ async fn bad_requests_are_4xx_problems_and_write_nothing(db: &DatabaseConnection
         Some(json!({"name": "x", "type": "ftp"})),
     )
     .await
-    .problem(422, "json, csv, scraped, manual, api");
+    .problem(422, "json, scraped, manual, api");
     api.call(
         "POST",
         "/targets",

@@ -1,22 +1,20 @@
-//! Runs the README's curl quickstart verbatim against the real binary serving on a free port.
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+//! Runs the README's blocks verbatim: the curl quickstart against the real binary serving on a
+//! free port, and the CLI workflow with the binary on the PATH.
+mod common;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
 
 fn quickstart_block() -> String {
+    block("<!-- quickstart -->")
+}
+
+/// The `sh` block after `marker` in the README.
+fn block(marker: &str) -> String {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let start = readme
-        .find("<!-- quickstart -->")
-        .expect("README has the quickstart marker");
+        .find(marker)
+        .unwrap_or_else(|| panic!("README has the {marker} marker"));
     let rest = &readme[start..];
     let open = rest.find("```sh\n").unwrap() + "```sh\n".len();
     let close = rest[open..].find("```").unwrap();
@@ -32,40 +30,18 @@ fn readme_curl_quickstart_works_against_the_real_server() {
         );
     }
     let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_sync-manager");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("qs.db").display());
-    let tenant = Command::new(bin)
-        .args(["create-tenant", "My Agency", "--json"])
-        .env("DATABASE_URL", &url)
-        .output()
-        .unwrap();
-    assert!(tenant.status.success());
-    let tenant: serde_json::Value = serde_json::from_slice(&tenant.stdout).unwrap();
-    let key = tenant["api_key"].as_str().unwrap().to_string();
-
-    let mut child = Command::new(bin)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let mut base = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("Serving on ") {
-            base = Some(rest.split_whitespace().next().unwrap().to_string());
-            break;
-        }
-    }
-    let base = base.expect("serve prints its URL");
+    let server = common::server::Server::start(&url, &[]);
+    let base = server.base.clone();
+    let admin_key = server
+        .admin_key
+        .clone()
+        .expect("a new database prints the admin key");
 
     let out = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &quickstart_block()])
         .env("SM", &base)
-        .env("KEY", &key)
+        .env("ADMIN_KEY", &admin_key)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -91,4 +67,63 @@ fn readme_curl_quickstart_works_against_the_real_server() {
         rest = &rest[at + needle.len()..];
     }
     drop(server);
+}
+
+#[test]
+fn readme_cli_workflow_works_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples/data");
+    std::fs::create_dir_all(&examples).unwrap();
+    for day in ["day1.json", "day2.json"] {
+        std::fs::copy(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/data")
+                .join(day),
+            examples.join(day),
+        )
+        .unwrap();
+    }
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_sync-manager"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &block("<!-- cli-workflow -->")])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env_remove("DATABASE_URL")
+        .env_remove("SYNC_MANAGER_ADMIN_KEY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected_in_order = [
+        "Database ready: the SQLite file /",
+        "Admin key: sma_",
+        "Tenant id: 1",
+        "API key: sm_",
+        "Created source 1",
+        "Created target 1",
+        "Created: 5, Updated: 0, Unchanged: 0",
+        "Created: 5, Updated: 0, Unchanged: 0, Deleted: 0, Warnings: 0",
+        "Created: 1, Updated: 2, Unchanged: 3",
+        "Warnings: 1",
+        "title: base \"Villa in Marbella\", source \"Villa in Marbella, sea views\", target \"Villa with sea view\"",
+        "Resolved warning 1 with keep_target",
+        "\"price\": 899000",
+        "\"title\": \"Villa with sea view\"",
+    ];
+    let mut rest: &str = &stdout;
+    for needle in expected_in_order {
+        let at = rest
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in order in:\n{stdout}"));
+        rest = &rest[at + needle.len()..];
+    }
 }

@@ -1416,7 +1416,7 @@ async fn source_and_target_validation(db: &DatabaseConnection) {
     .await
     .unwrap_err();
     assert!(
-        err.to_string().contains("json, csv, scraped, manual, api"),
+        err.to_string().contains("json, scraped, manual, api"),
         "{err}"
     );
     let err = targets::create(

@@ -8,6 +8,7 @@ use argh::FromArgs;
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "cleanup")]
 pub struct Args {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
     /// age in days (default: the tenant's retention setting, 30 unless changed)

@@ -41,8 +41,10 @@ macro_rules! endpoint_cli {
         #[derive(FromArgs, Debug)]
         #[argh(subcommand, name = "create")]
         struct Create {
+            /// the tenant's id (`sync-manager tenants` lists them)
             #[argh(positional)]
             tenant: TenantId,
+            /// a name for it
             #[argh(positional)]
             name: String,
             #[doc = $type_help]
@@ -60,6 +62,7 @@ macro_rules! endpoint_cli {
         #[derive(FromArgs, Debug)]
         #[argh(subcommand, name = "list")]
         struct List {
+            /// the tenant's id (`sync-manager tenants` lists them)
             #[argh(positional)]
             tenant: TenantId,
             /// print JSON for scripts
@@ -71,8 +74,10 @@ macro_rules! endpoint_cli {
         #[derive(FromArgs, Debug)]
         #[argh(subcommand, name = "show")]
         struct Show {
+            /// the tenant's id (`sync-manager tenants` lists them)
             #[argh(positional)]
             tenant: TenantId,
+            /// its id (the list command shows them)
             #[argh(positional)]
             id: $Id,
             /// print JSON for scripts
@@ -84,8 +89,10 @@ macro_rules! endpoint_cli {
         #[derive(FromArgs, Debug)]
         #[argh(subcommand, name = "update")]
         struct Update {
+            /// the tenant's id (`sync-manager tenants` lists them)
             #[argh(positional)]
             tenant: TenantId,
+            /// its id (the list command shows them)
             #[argh(positional)]
             id: $Id,
             /// new name
@@ -106,8 +113,10 @@ macro_rules! endpoint_cli {
         #[derive(FromArgs, Debug)]
         #[argh(subcommand, name = "delete")]
         struct Delete {
+            /// the tenant's id (`sync-manager tenants` lists them)
             #[argh(positional)]
             tenant: TenantId,
+            /// its id (the list command shows them)
             #[argh(positional)]
             id: $Id,
             /// print JSON for scripts

@@ -7,12 +7,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-/// import a JSON array of records into a source (FILE "-" reads stdin)
+/// import a JSON array of records into a source (FILE "-" reads stdin); exits 0 when every
+/// record was imported, 3 when it imported the valid ones but rejected some, 1 on an error
+/// (nothing written)
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "import")]
 pub struct Args {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the source's id (`sync-manager source list TENANT` lists them)
     #[argh(positional)]
     source: SourceId,
     /// a JSON array of objects, each with an "external_id" or "id"; "-" for stdin
@@ -129,8 +133,22 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             return Ok(());
         }
     };
+    let rejected = outcome.stats.rejected;
+    let partial = move || -> anyhow::Result<()> {
+        if rejected > 0 {
+            return Err(super::Partial {
+                code: super::EXIT_REJECTED,
+                message: format!(
+                    "{rejected} record(s) were rejected (listed above) and not imported"
+                ),
+            }
+            .into());
+        }
+        Ok(())
+    };
     if args.json {
-        return print_json(&outcome);
+        print_json(&outcome)?;
+        return partial();
     }
     let s = outcome.stats;
     if outcome.dry_run {
@@ -160,5 +178,5 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             outcome.errors.len() - 50
         );
     }
-    Ok(())
+    partial()
 }

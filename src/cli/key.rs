@@ -24,6 +24,7 @@ enum KeyCommand {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "create")]
 struct Create {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
     /// a label for the key (default "cli")
@@ -38,6 +39,7 @@ struct Create {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "list")]
 struct List {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
     /// print JSON for scripts
@@ -49,8 +51,10 @@ struct List {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "revoke")]
 struct Revoke {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the key's id (`sync-manager key list TENANT` lists them)
     #[argh(positional)]
     key_id: KeyId,
     /// print JSON for scripts
@@ -62,6 +66,7 @@ struct Revoke {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "rotate")]
 struct Rotate {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
     /// print JSON for scripts

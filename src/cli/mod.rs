@@ -30,6 +30,7 @@ macro_rules! outln {
 
 mod cleanup;
 mod endpoint;
+mod health;
 mod import;
 mod init;
 mod key;
@@ -52,8 +53,12 @@ pub struct Cli {
     #[argh(option)]
     pub database_url: Option<String>,
 
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+
     #[argh(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(FromArgs, Debug)]
@@ -73,6 +78,19 @@ pub enum Command {
     Warning(warning::Args),
     Cleanup(cleanup::Args),
     Serve(serve::Args),
+    Health(health::Args),
+}
+
+/// The exit status of an import that imported the valid records but rejected others: a cron
+/// job notices, and tells it from a failure (1, nothing written).
+pub const EXIT_REJECTED: u8 = 3;
+
+/// A command that did its work but must not exit 0: its status and what to say.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Partial {
+    pub code: u8,
+    pub message: String,
 }
 
 /// What `main` passes for a bare `-` argument (standard input).
@@ -128,13 +146,28 @@ impl Ctx {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Some(command) = cli.command else {
+        if cli.version {
+            outln!("sync-manager {}", env!("CARGO_PKG_VERSION"));
+            return Ok(());
+        }
+        anyhow::bail!(
+            "name a command, e.g. `sync-manager serve`; `sync-manager --help` lists them"
+        );
+    };
+    let command = match command {
+        // Health checks talk to a server, not to the database.
+        Command::Health(a) => return health::run(a),
+        other => other,
+    };
     let database_url =
         resolve_database_url(cli.database_url.as_deref()).map_err(|e| anyhow::anyhow!(e))?;
     let ctx = Ctx {
         database_url,
         opened: Default::default(),
     };
-    let result = match cli.command {
+    let result = match command {
+        Command::Health(a) => health::run(a),
         Command::Init(a) => init::run(a, &ctx).await,
         Command::CreateTenant(a) => tenant::create(a, &ctx).await,
         Command::Tenants(a) => tenant::list(a, &ctx).await,
@@ -150,8 +183,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cleanup(a) => cleanup::run(a, &ctx).await,
         Command::Serve(a) => serve::run(a, &ctx).await,
     };
+    let where_ = ctx.database_url.describe();
     ctx.close().await;
-    result
+    // Something not found may be in another database than the one meant.
+    result.map_err(|e| match e.downcast_ref::<crate::AppError>() {
+        Some(crate::AppError::NotFound { what, .. }) => {
+            let hint = match *what {
+                "tenant" => "; `sync-manager tenants` lists them, `create-tenant NAME` makes one",
+                "source" => {
+                    "; `sync-manager source list TENANT` lists them, `source create TENANT NAME` \
+                     makes one"
+                }
+                "target" => {
+                    "; `sync-manager target list TENANT` lists them, `target create TENANT NAME` \
+                     makes one"
+                }
+                _ => "",
+            };
+            anyhow::anyhow!("{e}{hint} (in {where_})")
+        }
+        _ => e,
+    })
 }
 
 /// What a command run under `--idempotency-key` gives: its outcome, or the outcome of the
@@ -216,6 +268,39 @@ pub(crate) async fn with_key<T: Serialize>(
             };
             idempotency::finish(db, claim, answer).await?;
             Ok(Keyed::Fresh(result?))
+        }
+    }
+}
+
+/// What became of the admin key when a command opened the database.
+pub(crate) enum AdminKey {
+    /// A new database: this random key, to be shown once.
+    Generated(String),
+    /// A new database: the key of `SYNC_MANAGER_ADMIN_KEY` (not shown).
+    FromEnv,
+    /// The database had one.
+    Existing,
+}
+
+/// Creates the admin key of a new database: the operator's (`SYNC_MANAGER_ADMIN_KEY`), or a
+/// random one to show once.
+pub(crate) async fn admin_key(db: &DatabaseConnection) -> anyhow::Result<AdminKey> {
+    let given = std::env::var("SYNC_MANAGER_ADMIN_KEY")
+        .ok()
+        .filter(|k| !k.trim().is_empty());
+    match crate::service::keys::ensure_admin_key_with(db, given.as_deref()).await? {
+        Some(_) if given.is_some() => Ok(AdminKey::FromEnv),
+        Some(key) => Ok(AdminKey::Generated(key.key)),
+        None => {
+            if let Some(k) = &given
+                && crate::service::keys::find_active(db, k).await?.is_none()
+            {
+                tracing::warn!(
+                    "SYNC_MANAGER_ADMIN_KEY is not this database's admin key (one was made before); \
+                     it is ignored"
+                );
+            }
+            Ok(AdminKey::Existing)
         }
     }
 }

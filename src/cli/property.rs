@@ -27,6 +27,7 @@ enum PropertyCommand {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "list")]
 struct List {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
     /// a source id
@@ -50,8 +51,10 @@ struct List {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "show")]
 struct Show {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the record's id (its external_id, or id)
     #[argh(positional)]
     external_id: String,
     /// a source id
@@ -70,10 +73,13 @@ struct Show {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "edit")]
 struct Edit {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the record's id (its external_id, or id)
     #[argh(positional)]
     external_id: String,
+    /// the JSON merge patch of the record, as one quoted argument
     #[argh(positional)]
     patch: String,
     /// a manual source id
@@ -91,10 +97,13 @@ struct Edit {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "add")]
 struct Add {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the source's id (`sync-manager source list TENANT` lists them)
     #[argh(positional)]
     source: SourceId,
+    /// the record, a JSON object with an id, as one quoted argument
     #[argh(positional)]
     record: String,
     /// print JSON for scripts
@@ -106,10 +115,13 @@ struct Add {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "delete")]
 struct Delete {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the source's id (`sync-manager source list TENANT` lists them)
     #[argh(positional)]
     source: SourceId,
+    /// the record's id (its external_id, or id)
     #[argh(positional)]
     external_id: String,
     /// print JSON for scripts
@@ -156,6 +168,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     if a.json {
                         return print_json(&all);
                     }
+                    if all.is_empty() {
+                        outln!("No records.");
+                    } else {
+                        outln!("ID\tHASH (start)\tSTATE\tLAST CHANGED");
+                    }
                     for p in all {
                         let state = if p.deleted_at.is_some() {
                             "deleted"
@@ -175,6 +192,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     let all = properties::list_target(&db, a.tenant, t, &filter).await?;
                     if a.json {
                         return print_json(&all);
+                    }
+                    if all.is_empty() {
+                        outln!("No records.");
+                    } else {
+                        outln!("ID\tHASH (start)\tSTATE\tLAST CHANGED");
                     }
                     for p in all {
                         let mut state = if p.deleted_at.is_some() {

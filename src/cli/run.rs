@@ -24,6 +24,7 @@ enum RunCommand {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "list")]
 struct List {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
     /// how many (default 20)
@@ -38,8 +39,10 @@ struct List {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "show")]
 struct Show {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the run's id (`sync-manager run list TENANT` lists them)
     #[argh(positional)]
     run: RunId,
     /// print JSON for scripts
@@ -51,8 +54,10 @@ struct Show {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "rollback")]
 struct Rollback {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the run's id (`sync-manager run list TENANT` lists them)
     #[argh(positional)]
     run: RunId,
     /// print JSON for scripts
@@ -76,6 +81,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let db = ctx.db().await?;
     match args.command {
         RunCommand::List(a) => {
+            crate::service::tenants::get(&db, a.tenant).await?;
             let all = runs::list(&db, a.tenant, a.limit.clamp(1, 1000), None).await?;
             if a.json {
                 return print_json(&all);

@@ -24,8 +24,10 @@ enum SnapshotCommand {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "list")]
 struct List {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the record's id (its external_id, or id)
     #[argh(positional)]
     external_id: String,
     /// a source id
@@ -43,8 +45,10 @@ struct List {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "restore")]
 struct Restore {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the snapshot's id (`sync-manager snapshot list` lists them)
     #[argh(positional)]
     snapshot: SnapshotId,
     /// print JSON for scripts

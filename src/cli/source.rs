@@ -5,6 +5,6 @@ super::endpoint::endpoint_cli! {
     entity: sources,
     id: SourceId,
     default_type: "json",
-    type_help: "json, csv, scraped, manual or api (default json)",
+    type_help: "json, scraped, manual or api (default json)",
     config_help: "config JSON object, e.g. '{\"max_delete_fraction\": 0.2}'",
 }

@@ -9,10 +9,13 @@ use argh::FromArgs;
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "sync")]
 pub struct Args {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the source's id (`sync-manager source list TENANT` lists them)
     #[argh(positional)]
     source: SourceId,
+    /// the target's id (`sync-manager target list TENANT` lists them)
     #[argh(positional)]
     target: TargetId,
     /// print the plan (one line per record that would change), write nothing

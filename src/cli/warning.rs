@@ -23,6 +23,7 @@ enum WarningCommand {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "list")]
 struct List {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
     /// include resolved warnings
@@ -37,8 +38,10 @@ struct List {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "resolve")]
 struct Resolve {
+    /// the tenant's id (`sync-manager tenants` lists them)
     #[argh(positional)]
     tenant: TenantId,
+    /// the warning's id (`sync-manager warning list TENANT` lists them)
     #[argh(positional)]
     warning: WarningId,
     /// keep_target or take_source
@@ -57,6 +60,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 status: (!a.all).then(|| "open".to_string()),
                 ..Default::default()
             };
+            crate::service::tenants::get(&db, a.tenant).await?;
             let all = warnings::list(&db, a.tenant, &filter).await?;
             if a.json {
                 return print_json(&all);

@@ -37,7 +37,7 @@ macro_rules! string_enum {
 
 string_enum!(
     /// Where records come from.
-    SourceKind, "source type", { Json => "json", Csv => "csv", Scraped => "scraped", Manual => "manual", Api => "api" }
+    SourceKind, "source type", { Json => "json", Scraped => "scraped", Manual => "manual", Api => "api" }
 );
 string_enum!(
     /// Where records go.

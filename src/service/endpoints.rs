@@ -96,11 +96,18 @@ macro_rules! endpoint_crud {
             tenant: TenantId,
             id: $Id,
         ) -> AppResult<$entity::Model> {
-            $entity::Entity::find_by_id(id.0)
+            let found = $entity::Entity::find_by_id(id.0)
                 .filter($entity::Column::TenantId.eq(tenant.0))
                 .one(conn)
-                .await?
-                .ok_or_else(|| AppError::not_found($what, id))
+                .await?;
+            match found {
+                Some(model) => Ok(model),
+                None => {
+                    // A wrong tenant is named as such, not as a missing source or target.
+                    $crate::service::tenants::get(conn, tenant).await?;
+                    Err(AppError::not_found($what, id))
+                }
+            }
         }
 
         pub async fn update(

@@ -74,6 +74,16 @@ pub async fn create(db: &DatabaseConnection, tenant: TenantId, name: &str) -> Ap
 
 /// Creates the admin key unless an active one exists; returns it only when created.
 pub async fn ensure_admin_key(conn: &impl ConnectionTrait) -> AppResult<Option<NewKey>> {
+    ensure_admin_key_with(conn, None).await
+}
+
+/// `ensure_admin_key`, with the key an operator chose (`SYNC_MANAGER_ADMIN_KEY`) instead of a
+/// random one: `sma_` and at least 32 more letters or digits. An admin key stored before is
+/// kept (the given one is then ignored: the caller can tell with [`find_active`]).
+pub async fn ensure_admin_key_with(
+    conn: &impl ConnectionTrait,
+    given: Option<&str>,
+) -> AppResult<Option<NewKey>> {
     let existing = api_keys::Entity::find()
         .filter(api_keys::Column::IsAdmin.eq(true))
         .filter(api_keys::Column::RevokedAt.is_null())
@@ -82,7 +92,35 @@ pub async fn ensure_admin_key(conn: &impl ConnectionTrait) -> AppResult<Option<N
     if existing.is_some() {
         return Ok(None);
     }
-    Ok(Some(insert(conn, None, "admin").await?))
+    let Some(key) = given else {
+        return Ok(Some(insert(conn, None, "admin").await?));
+    };
+    let key = key.trim();
+    let secret = key.strip_prefix("sma_").unwrap_or("");
+    if secret.len() < 32 || !secret.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AppError::invalid(
+            "SYNC_MANAGER_ADMIN_KEY",
+            "must be sma_ followed by at least 32 letters or digits, e.g. \
+             sma_$(openssl rand -hex 24)",
+        ));
+    }
+    let model = api_keys::ActiveModel {
+        tenant_id: Set(None),
+        is_admin: Set(true),
+        name: Set("admin".into()),
+        prefix: Set(key[..PREFIX_LEN].to_string()),
+        key_hash: Set(sha256_hex(key.as_bytes())),
+        created_at: Set(now()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(Some(NewKey {
+        key: key.to_string(),
+        model,
+    }))
 }
 
 /// The keys of a tenant (never their secrets).

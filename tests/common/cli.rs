@@ -58,6 +58,19 @@ impl Env {
         stdout
     }
 
+    /// Runs a command that must exit with `code`; returns stdout and stderr.
+    pub fn exits(&self, code: i32, args: &[&str]) -> (String, String) {
+        let out = self.cmd(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {stderr}\n{stdout}"
+        );
+        (stdout, stderr)
+    }
+
     /// Runs a command that must fail; returns stderr.
     pub fn fail(&self, args: &[&str]) -> String {
         let out = self.cmd(args).output().unwrap();

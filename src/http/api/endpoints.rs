@@ -19,7 +19,8 @@ use serde_json::Value;
 pub struct EndpointDto {
     pub id: i64,
     pub name: String,
-    /// Sources: json, csv, scraped, manual, api. Targets: website, database, api, webhook, file.
+    /// Sources: json, scraped, manual, api (CSV import is not there yet). Targets: website,
+    /// database, api, webhook, file.
     #[oai(rename = "type")]
     pub kind: String,
     /// Free-form settings; sources understand `max_delete_fraction`, targets

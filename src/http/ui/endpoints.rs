@@ -12,10 +12,9 @@ use poem::handler;
 use poem::web::{Data, Path};
 use serde_json::{Map, Value};
 
-const SOURCE_TYPES: [(&str, &str); 5] = [
+const SOURCE_TYPES: [(&str, &str); 4] = [
     ("scraped", "a scrape of a listings portal"),
     ("json", "a JSON export"),
-    ("csv", "a CSV export"),
     ("manual", "records typed in by hand"),
     ("api", "an external API"),
 ];

@@ -199,6 +199,11 @@ impl UiError {
     }
 }
 
+tokio::task_local! {
+    /// The app's base path, for the error page (which is built without the request).
+    static BASE: String;
+}
+
 /// The error page (no navigation: it is shown outside any session too).
 #[derive(Template)]
 #[template(path = "pages/error.html")]
@@ -236,8 +241,12 @@ impl UiError {
             status: status.as_u16(),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             detail: self.detail(),
-            css: super::assets::url("app.css"),
-            base: String::new(),
+            css: format!(
+                "{}{}",
+                BASE.try_with(|b| b.clone()).unwrap_or_default(),
+                super::assets::url("app.css")
+            ),
+            base: BASE.try_with(|b| b.clone()).unwrap_or_default(),
         };
         let body = page
             .render()
@@ -437,19 +446,25 @@ pub async fn gate<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Res
             return Ok(resp);
         }
     }
-    let mut resp = match ep.call(req).await {
-        Ok(r) => r.into_response(),
-        // Our own errors and refusals (a bad CSRF token) are pages already.
-        Err(e) if e.is::<UiError>() || e.status() == StatusCode::FORBIDDEN => e.into_response(),
-        Err(e) if e.status() == StatusCode::NOT_FOUND => {
-            UiError::App(AppError::not_found("page", path.clone())).into_response()
+    let page_path = path.clone();
+    let call = async move {
+        match ep.call(req).await {
+            Ok(r) => r.into_response(),
+            // Our own errors and refusals (a bad CSRF token) are pages already.
+            Err(e) if e.is::<UiError>() || e.status() == StatusCode::FORBIDDEN => e.into_response(),
+            Err(e) if e.status() == StatusCode::NOT_FOUND => {
+                UiError::App(AppError::not_found("page", page_path.clone())).into_response()
+            }
+            Err(e) if e.status() == StatusCode::METHOD_NOT_ALLOWED => {
+                UiError::BadForm("this page cannot be used that way; follow the links".into())
+                    .into_response()
+            }
+            Err(e) => {
+                UiError::BadForm(format!("the request could not be read: {e}")).into_response()
+            }
         }
-        Err(e) if e.status() == StatusCode::METHOD_NOT_ALLOWED => {
-            UiError::BadForm("this page cannot be used that way; follow the links".into())
-                .into_response()
-        }
-        Err(e) => UiError::BadForm(format!("the request could not be read: {e}")).into_response(),
     };
+    let mut resp = BASE.scope(base.clone(), call).await;
     if flash.is_some() && !is_static && resp.status() != StatusCode::SEE_OTHER {
         // Shown once: cleared now.
         let clear =
