@@ -74,6 +74,15 @@ def build(work):
     return os.path.join(ROOT, "target", "release", "sync-manager"), os.path.join(target, "release", "floor")
 
 
+def build_static():
+    """The static binary, built with exactly the command of the Dockerfile's build stage."""
+    with open(os.path.join(ROOT, "Dockerfile")) as f:
+        line = next(l for l in f if l.startswith("RUN RUSTFLAGS=") and "cargo build" in l)
+    print("building the static binary (the Dockerfile's command)…", flush=True)
+    subprocess.run(line[len("RUN "):].strip(), shell=True, cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", "x86_64-unknown-linux-gnu", "release", "sync-manager")
+
+
 def generate(work, n):
     gen = os.path.join(SHARED, "gen_records.py")
     base, changed = os.path.join(work, f"base-{n}.json"), os.path.join(work, f"changed-{n}.json")
@@ -351,6 +360,8 @@ def main():
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--postgres", help="admin URL of a PostgreSQL server, e.g. postgres://postgres@127.0.0.1/test")
+    ap.add_argument("--static", action="store_true",
+                    help="also time the static binary of the container image against the dynamic one, row by row")
     ap.add_argument("--big", action="store_true", help="also import 1,000,000 listings and report peak RSS")
     ap.add_argument("--ui", action="store_true",
                     help="also time every dashboard page with 100,000 records and 1,000 open warnings")
@@ -361,6 +372,8 @@ def main():
     work = tempfile.mkdtemp(prefix="sm-bench-")
     try:
         binary, floor = build(work)
+        static_bin = build_static() if a.static else None
+        static = {}
         print(f"generating {a.records} listings…", flush=True)
         base, changed = generate(work, a.records)
         floors, sqlite, pg, sling = [], {}, {}, {}
@@ -373,6 +386,12 @@ def main():
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(db + suffix):
                     os.remove(db + suffix)
+            if static_bin:
+                for name, (secs, rss) in one_round(static_bin, f"sqlite://{db}?mode=rwc", base, changed).items():
+                    static.setdefault(name, []).append((secs, rss))
+                for suffix in ("", "-wal", "-shm"):
+                    if os.path.exists(db + suffix):
+                        os.remove(db + suffix)
             if a.postgres:
                 url = pg_database(a.postgres, f"sm_bench_{i}")
                 for name, (secs, rss) in one_round(binary, url, base, changed).items():
@@ -393,6 +412,16 @@ def main():
             ok = ratio <= goal
             all_ok &= ok
             print(f"{name:28} {secs:8.3f} {ratio:8.2f} {goal:6.1f} {'yes' if ok else 'NO':>3} {rss:8.0f}")
+        if static:
+            size = os.path.getsize(static_bin) / 1e6
+            print(f"\nstatic binary ({size:.1f} MB, glibc +crt-static) against the dynamic one ({os.path.getsize(binary) / 1e6:.1f} MB)")
+            print(f"{'operation (SQLite)':28} {'static s':>8} {'dynamic':>8} {'x dyn':>6} {'goal':>5} {'ok':>3}")
+            for name in GOALS:
+                mine = statistics.median(s for s, _ in static[name])
+                theirs = statistics.median(s for s, _ in sqlite[name])
+                ok = mine / theirs <= 1.2
+                all_ok &= ok
+                print(f"{name:28} {mine:8.3f} {theirs:8.3f} {mine / theirs:6.2f} {1.2:5.1f} {'yes' if ok else 'NO':>3}")
         if pg:
             print("\nPostgreSQL: both tools connect over TCP without TLS (sslmode=disable)")
             print(f"{'operation (PostgreSQL)':28} {'seconds':>8} {'x SQLite':>8} {'goal':>6} {'ok':>3} {'peak MB':>8}")
