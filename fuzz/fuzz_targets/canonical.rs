@@ -9,14 +9,25 @@ use sync_manager::domain::{borrowed::Node, canonical, identity};
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<Value>(data) else {
         // Not JSON: the borrowed parser must not take it either.
-        assert!(Node::parse(data).is_none(), "the borrowed tree took what serde_json refuses");
+        assert!(
+            Node::parse(data).is_none(),
+            "the borrowed tree took what serde_json refuses"
+        );
         return;
     };
     let (text, hash) = canonical::canonical_and_hash(&value, 0);
     let again: Value = serde_json::from_str(&text).expect("the canonical text is JSON");
-    assert_eq!(canonical::canonical_string(&again), text, "canonical text is not stable");
+    assert_eq!(
+        canonical::canonical_string(&again),
+        text,
+        "canonical text is not stable"
+    );
     if let Some(node) = Node::parse(data) {
-        assert_eq!(node.canonical_and_hash(0), (text, hash), "borrowed and Value disagree");
+        assert_eq!(
+            node.canonical_and_hash(0),
+            (text, hash),
+            "borrowed and Value disagree"
+        );
         assert_eq!(node.external_id(), identity::extract_external_id(&value));
     }
 });

@@ -18,5 +18,9 @@ impl Read for Dribble<'_> {
 /// The read size and the scanner's chunk size an input's first byte chooses, and the rest.
 pub fn knobs(input: &[u8]) -> Option<(usize, usize, &[u8])> {
     let (&knobs, data) = input.split_first()?;
-    Some((1 + (knobs & 0x0f) as usize, 1 + (knobs >> 4) as usize * 4, data))
+    Some((
+        1 + (knobs & 0x0f) as usize,
+        1 + (knobs >> 4) as usize * 4,
+        data,
+    ))
 }

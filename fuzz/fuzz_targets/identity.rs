@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let result = identity::extract_external_id(&record);
     if let Ok(id) = &result {
-        assert!(identity::storable_id(id), "an id that cannot be stored: {id:?}");
+        assert!(
+            identity::storable_id(id),
+            "an id that cannot be stored: {id:?}"
+        );
         assert!(!id.is_empty());
     }
     let text = serde_json::to_vec(&record).expect("a Value serializes");

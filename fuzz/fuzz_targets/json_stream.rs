@@ -35,7 +35,11 @@ fuzz_target!(|input: &[u8]| {
     let mut elements: Vec<Vec<u8>> = Vec::new();
     let scanned = for_each_element_in(Dribble { data, step }, chunk, shape, |bytes, place| {
         assert!(place.offset as usize + bytes.len() <= data.len());
-        assert_eq!(&data[place.offset as usize..][..bytes.len()], bytes, "wrong offset");
+        assert_eq!(
+            &data[place.offset as usize..][..bytes.len()],
+            bytes,
+            "wrong offset"
+        );
         elements.push(bytes.to_vec());
         Ok(Flow::Continue)
     });
@@ -64,7 +68,9 @@ fuzz_target!(|input: &[u8]| {
     } else if shape == Shape::Array
         && scanned.is_ok()
         && shallow(data)
-        && elements.iter().all(|e| serde_json::from_slice::<Value>(e).is_ok())
+        && elements
+            .iter()
+            .all(|e| serde_json::from_slice::<Value>(e).is_ok())
     {
         panic!("the scanner accepts an array serde_json refuses, every element being JSON");
     }

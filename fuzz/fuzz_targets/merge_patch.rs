@@ -11,11 +11,13 @@ fn keeps_a_null(result: &Value, patch: &Value) -> bool {
     let (Value::Object(result), Value::Object(patch)) = (result, patch) else {
         return false;
     };
-    patch.iter().any(|(key, value)| match (value, result.get(key)) {
-        (Value::Null, Some(_)) => true,
-        (Value::Object(_), Some(inner)) => keeps_a_null(inner, value),
-        _ => false,
-    })
+    patch
+        .iter()
+        .any(|(key, value)| match (value, result.get(key)) {
+            (Value::Null, Some(_)) => true,
+            (Value::Object(_), Some(inner)) => keeps_a_null(inner, value),
+            _ => false,
+        })
 }
 
 fuzz_target!(|data: &[u8]| {

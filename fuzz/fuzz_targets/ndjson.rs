@@ -16,17 +16,29 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let mut elements: Vec<Vec<u8>> = Vec::new();
-    let scanned = for_each_element_in(Dribble { data, step }, chunk, Shape::Lines, |bytes, place| {
-        assert_eq!(&data[place.offset as usize..][..bytes.len()], bytes, "wrong offset");
-        elements.push(bytes.to_vec());
-        Ok(Flow::Continue)
-    });
+    let scanned = for_each_element_in(
+        Dribble { data, step },
+        chunk,
+        Shape::Lines,
+        |bytes, place| {
+            assert_eq!(
+                &data[place.offset as usize..][..bytes.len()],
+                bytes,
+                "wrong offset"
+            );
+            elements.push(bytes.to_vec());
+            Ok(Flow::Continue)
+        },
+    );
     scanned.expect("reading lines from memory cannot fail");
     let expected: Vec<&[u8]> = data
         .split(|&b| b == b'\n')
         .map(|line| {
             let start = line.iter().position(|b| !is_space(b)).unwrap_or(line.len());
-            let end = line.iter().rposition(|b| !is_space(b)).map_or(start, |i| i + 1);
+            let end = line
+                .iter()
+                .rposition(|b| !is_space(b))
+                .map_or(start, |i| i + 1);
             &line[start..end]
         })
         .filter(|line| !line.is_empty())
