@@ -24,9 +24,35 @@ pub enum AppError {
     /// Missing, unknown or revoked credentials.
     #[error("{0}")]
     Unauthorized(String),
+    /// The database's disk is full: the operation was rolled back, nothing of it was written.
+    #[error(
+        "the database's disk is full, so nothing was written ({0}); free some space (old \
+         snapshots go with `sync-manager cleanup`), then try again"
+    )]
+    StorageFull(String),
     /// The database failed; never caused by user input.
     #[error("database error: {0}")]
-    Db(#[from] DbErr),
+    Db(DbErr),
+}
+
+impl From<DbErr> for AppError {
+    fn from(e: DbErr) -> Self {
+        let text = e.to_string();
+        if disk_full(&text) {
+            AppError::StorageFull(text)
+        } else {
+            AppError::Db(e)
+        }
+    }
+}
+
+/// Whether a database error says its disk is full: SQLite's SQLITE_FULL (code 13),
+/// PostgreSQL's `disk_full` (53100) or the system's ENOSPC in its message.
+fn disk_full(text: &str) -> bool {
+    text.contains("database or disk is full")
+        || text.contains("(code: 13)")
+        || text.contains("53100")
+        || text.contains("No space left on device")
 }
 
 impl AppError {

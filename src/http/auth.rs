@@ -54,7 +54,7 @@ async fn principal(req: &Request, key: &ApiKey) -> poem::Result<keys::Principal>
     }
     match keys::authenticate(&state.db, &key.key).await {
         Ok(principal) => Ok(principal),
-        Err(crate::AppError::Db(e)) => {
+        Err(e @ (crate::AppError::Db(_) | crate::AppError::StorageFull(_))) => {
             tracing::error!("database error while checking a key: {e}");
             Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))
         }

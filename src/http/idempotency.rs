@@ -29,7 +29,7 @@ async fn scope_of(state: &AppState, req: &Request) -> Result<Option<Scope>, Resp
     match keys::authenticate(&state.db, key).await {
         Ok(keys::Principal::Tenant { tenant, .. }) => Ok(Some(Scope::Tenant(tenant))),
         Ok(keys::Principal::Admin { .. }) => Ok(Some(Scope::Admin)),
-        Err(crate::AppError::Db(e)) => {
+        Err(e @ (crate::AppError::Db(_) | crate::AppError::StorageFull(_))) => {
             tracing::error!("database error while checking a key: {e}");
             Err(problem(
                 StatusCode::INTERNAL_SERVER_ERROR,

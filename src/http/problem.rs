@@ -88,6 +88,9 @@ pub enum ApiError {
     /// The server failed; nothing was written.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
+    /// The database's disk is full; nothing was written.
+    #[oai(status = 507, content_type = "application/problem+json")]
+    InsufficientStorage(Json<Problem>),
 }
 
 impl From<AppError> for ApiError {
@@ -114,6 +117,14 @@ impl From<AppError> for ApiError {
             }
             AppError::Unauthorized(_) => {
                 ApiError::Unauthorized(Json(Problem::new(StatusCode::UNAUTHORIZED, detail)))
+            }
+            AppError::StorageFull(_) => {
+                tracing::error!("{detail}");
+                ApiError::InsufficientStorage(Json(Problem::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "the database's disk is full, so nothing was written; try again when the \
+                     operator has freed space",
+                )))
             }
             AppError::Db(e) => {
                 tracing::error!("database error: {e}");

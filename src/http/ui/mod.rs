@@ -181,6 +181,7 @@ impl UiError {
             UiError::App(AppError::Unauthorized(_)) => StatusCode::UNAUTHORIZED,
             UiError::App(AppError::Conflict(_)) => StatusCode::CONFLICT,
             UiError::App(AppError::Db(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            UiError::App(AppError::StorageFull(_)) => StatusCode::INSUFFICIENT_STORAGE,
             UiError::App(_) | UiError::BadForm(_) => StatusCode::UNPROCESSABLE_ENTITY,
             UiError::Forbidden(_) => StatusCode::FORBIDDEN,
         }
