@@ -4,7 +4,7 @@
 //! `target/ui-screenshots/`.
 //!
 //! Needs `chromium` and `chromedriver` (`.ci/run` installs Debian's `chromium` and
-//! `chromium-driver`); without them the test says so and passes, except in CI (`CI=true`),
+//! `chromium-driver`); without them the test is reported as ignored, except in CI (`CI=true`),
 //! where their absence is a failure.
 mod common;
 
@@ -339,6 +339,10 @@ async fn run_scenarios(c: &Client, site: &Site, admin_key: &str, passed: &mut Ve
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(browser_tests),
+    ignore = "needs chromium and chromedriver (apt-get install chromium chromium-driver)"
+)]
 async fn the_dashboard_in_a_real_browser() {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     if !found("chromedriver") || !found("chromium") {
