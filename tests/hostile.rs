@@ -160,9 +160,12 @@ fn hostile_bodies_through_the_api() {
         peak < 400.0,
         "server peak RSS {peak:.0} MB for a {body_mb:.0} MB body"
     );
-    eprintln!(
-        "hostile inputs tried: {} through the API; server peak RSS {peak:.0} MB",
-        tried + 1
+    common::report(
+        "hostile",
+        &format!(
+            "{} hostile inputs through the API, server peak RSS {peak:.0} MB",
+            tried + 1
+        ),
     );
 }
 
@@ -195,7 +198,11 @@ async fn hostile_files_through_the_cli(env: Env) {
         .map(|r| r["external_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["ok"], "{records}");
-    eprintln!("hostile inputs tried: {tried} through the CLI");
+    let backend = env.url.split(':').next().unwrap_or("?");
+    common::report(
+        "hostile",
+        &format!("{backend}: {tried} hostile files through the CLI"),
+    );
 }
 
 macro_rules! cli_tests {

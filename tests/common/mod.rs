@@ -151,3 +151,20 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// Records a figure for the CI summary (`.ci/run` prints `target/test-report/<area>.txt`,
+/// since cargo test shows a passing test's output to nobody).
+#[allow(dead_code)]
+pub fn report(area: &str, line: &str) {
+    use std::io::Write;
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-report");
+    let _ = std::fs::create_dir_all(&dir);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{area}.txt")))
+    {
+        let _ = writeln!(f, "{line}");
+    }
+    eprintln!("{line}");
+}
