@@ -44,13 +44,14 @@ pub fn identity_field<'v, V: 'v>(
     }
 }
 
-/// The longest external id, in bytes: longer ones do not fit PostgreSQL's index entries.
-pub const MAX_ID_BYTES: usize = 512;
+/// The longest external id, in characters (as JSON Schema's `maxLength` counts): at most
+/// 2,048 bytes, which fits PostgreSQL's index entries (about 2,700 bytes).
+pub const MAX_ID_CHARS: usize = 512;
 
 /// Whether `id` can be stored as an external id on every backend: PostgreSQL's text cannot
 /// hold a NUL character, and its index entries limit the length.
 pub fn storable_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_ID_BYTES && !id.contains('\0')
+    !id.is_empty() && !id.contains('\0') && id.chars().count() <= MAX_ID_CHARS
 }
 
 /// The external id a record's `external_id` (or `id`) field gives.
@@ -60,9 +61,9 @@ pub fn identity_of(field: &Value) -> Result<String, IdentityError> {
         Value::String(s) if s.contains('\0') => Err(IdentityError::Invalid(
             "a string with a NUL character (\\u0000), which cannot be stored",
         )),
-        Value::String(s) if s.len() > MAX_ID_BYTES => {
-            Err(IdentityError::Invalid("a string longer than 512 bytes"))
-        }
+        Value::String(s) if s.chars().count() > MAX_ID_CHARS => Err(IdentityError::Invalid(
+            "a string longer than 512 characters",
+        )),
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
         Value::Number(_) => Err(IdentityError::Invalid("a float")),
@@ -117,9 +118,19 @@ mod tests {
             ),
             (
                 json!({"id": "x".repeat(513)}),
-                Err(IdentityError::Invalid("a string longer than 512 bytes")),
+                Err(IdentityError::Invalid(
+                    "a string longer than 512 characters",
+                )),
             ),
             (json!({"id": "x".repeat(512)}), Ok("x".repeat(512))),
+            // Characters, not bytes, as the OpenAPI document's maxLength counts.
+            (json!({"id": "é".repeat(512)}), Ok("é".repeat(512))),
+            (
+                json!({"id": "é".repeat(513)}),
+                Err(IdentityError::Invalid(
+                    "a string longer than 512 characters",
+                )),
+            ),
             (json!({"id": [1]}), Err(IdentityError::Invalid("an array"))),
             (
                 json!({"id": {"a": 1}}),

@@ -8,9 +8,11 @@ pub mod body;
 pub mod idempotency;
 pub mod limits;
 pub mod list_cache;
+pub mod openapi;
 pub mod paging;
 pub mod problem;
 pub mod routes;
+pub mod strict;
 pub mod ui;
 
 use poem::http::{HeaderValue, StatusCode, header};
@@ -71,9 +73,20 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         service.server(state.base_path.clone())
     };
     let limit = state.max_body_bytes;
-    let routes = std::sync::Arc::new(routes::Routes::from_spec(&service.spec()));
-    let spec = service.spec_endpoint();
-    let docs = service.swagger_ui();
+    let spec = service.spec();
+    let routes = std::sync::Arc::new(routes::Routes::from_spec(&spec));
+    let document = openapi::document(&spec);
+    // Swagger UI shows the completed document too (it inlines the one it is given).
+    let docs_html = service.swagger_ui_html().replace(&spec, &document);
+    let docs = Route::new().at(
+        "/",
+        poem::endpoint::make_sync(move |_| poem::web::Html(docs_html.clone())),
+    );
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(document.clone())
+    });
     let base = state.base_path.clone();
     Route::new()
         .at("/openapi.json", spec)

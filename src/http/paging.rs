@@ -210,22 +210,28 @@ pub fn limit(limit: Option<u64>) -> Result<Option<u64>, ApiError> {
     }
 }
 
-/// Reads a cursor that is an id.
+/// Reads a cursor that is an id: 1 to 18 digits, no leading zero (the document's pattern).
 pub fn id_cursor<T: std::str::FromStr>(cursor: Option<String>) -> Result<Option<T>, ApiError> {
     cursor
         .map(|c| {
-            c.parse::<T>()
-                .map_err(|_| bad_request("cursor must be the value from the Link header"))
+            let digits = (1..=18).contains(&c.len())
+                && c.bytes().all(|b| b.is_ascii_digit())
+                && !c.starts_with('0');
+            digits
+                .then(|| c.parse::<T>().ok())
+                .flatten()
+                .ok_or_else(|| bad_request("cursor must be the value from the Link header"))
         })
         .transpose()
 }
 
-/// Reads a cursor that is a record's external id (what the `Link` header carries).
+/// Reads a cursor that is a record's external id (what the `Link` header carries): any text
+/// is a position in their order, except with a NUL character, which no id can hold.
 pub fn text_cursor(cursor: Option<String>) -> Result<Option<String>, ApiError> {
     match cursor {
-        Some(c) if !crate::domain::identity::storable_id(&c) => Err(bad_request(
-            "cursor must be the value from the Link header (an external id: 1 to 512 bytes, \
-             no NUL character)",
+        Some(c) if c.contains('\0') => Err(bad_request(
+            "cursor must be the value from the Link header (an external id, which has no NUL \
+             character)",
         )),
         other => Ok(other),
     }

@@ -72,12 +72,18 @@ pub enum ApiError {
     /// No such resource for this tenant.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
+    /// The path does not take this method; `Allow` lists the ones it takes.
+    #[oai(status = 405, content_type = "application/problem+json")]
+    MethodNotAllowed(Json<Problem>),
     /// Refused in the current state (e.g. a full import that would delete too much).
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
     /// The request body is larger than the server's limit.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
+    /// The body is not sent as `Content-Type: application/json`.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
     /// Too many failed authentications from this address, or too many requests of this tenant:
     /// wait for `Retry-After` seconds.
     #[oai(status = 429, content_type = "application/problem+json")]
@@ -225,10 +231,13 @@ fn in_plain_words(message: &str) -> String {
     }
     if let Some(rest) = message.strip_prefix("failed to parse parameter `") {
         let name = rest.split('`').next().unwrap_or("");
-        return format!(
-            "the query parameter {name} is not valid ({}); see /docs for what it takes",
-            inner(rest)
-        );
+        return match what_it_takes(name) {
+            Some(takes) => format!("the query parameter {name} must be {takes}; see /docs"),
+            None => format!(
+                "the query parameter {name} is not valid ({}); see /docs for what it takes",
+                inner(rest)
+            ),
+        };
     }
     if let Some(rest) = message.strip_prefix("parse request payload error: ") {
         let missing = rest.contains("missing field") || rest.contains("required");
@@ -244,6 +253,16 @@ fn in_plain_words(message: &str) -> String {
         );
     }
     shorten(message.to_string())
+}
+
+/// What a query parameter takes, in the user's terms.
+fn what_it_takes(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "limit" => "a whole number from 1 to 1000",
+        "days" => "a whole number of days from 0 to 36500",
+        "dry_run" | "has_manual_changes" => "true or false",
+        _ => return None,
+    })
 }
 
 /// Parse errors quote the input; keep a huge body out of the message.

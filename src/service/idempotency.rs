@@ -80,9 +80,12 @@ pub enum Found {
     Unanswered(keys::Model),
 }
 
+/// The longest `Idempotency-Key`.
+pub const MAX_KEY_LEN: usize = 255;
+
 /// Checks an `Idempotency-Key` value: 1 to 255 visible ASCII characters.
 pub fn validate_key(key: &str) -> AppResult<()> {
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(AppError::invalid(
             "Idempotency-Key",
             "must be 1 to 255 visible ASCII characters, e.g. a UUID",

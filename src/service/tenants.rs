@@ -11,11 +11,12 @@ use sea_orm::{
 pub const DEFAULT_RETENTION_DAYS: i32 = 30;
 
 pub(crate) fn validate_name(field: &str, name: &str) -> AppResult<String> {
+    let long = name.chars().count() > 200;
     let name = name.trim();
     if name.is_empty() {
         return Err(AppError::invalid(field, "must not be empty"));
     }
-    if name.chars().count() > 200 {
+    if long {
         return Err(AppError::invalid(field, "must be at most 200 characters"));
     }
     if name.chars().any(char::is_control) {

@@ -1,10 +1,11 @@
 //! `/sources` and `/targets`: the same five operations over the two kinds of endpoint.
-#[allow(unused_imports)]
 use super::ApiTags;
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
 use crate::http::paging::{self, ListResponse};
 use crate::http::problem::ApiResult;
+#[allow(unused_imports)]
+use crate::http::strict::Strict;
 use crate::ids::{SourceId, TargetId};
 use crate::service::endpoints::{EndpointUpdate, NewEndpoint};
 use crate::service::{sources, targets};
@@ -60,10 +61,10 @@ impl From<crate::entity::targets::Model> for EndpointDto {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields, example)]
 pub struct CreateBody {
-    pub name: String,
+    pub name: Strict<String>,
     /// The type (sources default to `json`, targets to `website`).
     #[oai(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Strict<String>>,
     /// A JSON object of settings (default `{}`).
     pub config: Option<Value>,
 }
@@ -71,8 +72,8 @@ pub struct CreateBody {
 impl poem_openapi::types::Example for CreateBody {
     fn example() -> Self {
         CreateBody {
-            name: "Listings portal".into(),
-            kind: Some("scraped".into()),
+            name: Strict("Listings portal".into()),
+            kind: Some(Strict("scraped".into())),
             config: Some(serde_json::json!({"max_delete_fraction": 0.2})),
         }
     }
@@ -82,9 +83,9 @@ impl poem_openapi::types::Example for CreateBody {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields, example)]
 pub struct PatchBody {
-    pub name: Option<String>,
+    pub name: Option<Strict<String>>,
     #[oai(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Strict<String>>,
     /// Replaces the whole config object.
     pub config: Option<Value>,
 }
@@ -139,8 +140,8 @@ macro_rules! endpoint_api {
                 body: Json<CreateBody>,
             ) -> ApiResult<Created> {
                 let new = NewEndpoint {
-                    name: body.0.name,
-                    kind: body.0.kind.unwrap_or_else(|| $default_type.into()),
+                    name: body.0.name.0,
+                    kind: body.0.kind.map_or_else(|| $default_type.into(), |k| k.0),
                     config: body.0.config,
                 };
                 let created = $service::create(&self.0.db, auth.0.tenant, new).await?;
@@ -163,16 +164,12 @@ macro_rules! endpoint_api {
             async fn patch(
                 &self,
                 auth: TenantKey,
-                /// Makes a retry safe: the same key and request within 24 hours get the first
-                /// response again (`Idempotent-Replayed: true`) instead of a second effect.
-                #[oai(name = "Idempotency-Key")]
-                _idempotency_key: Header<Option<String>>,
                 id: Path<i64>,
                 body: Json<PatchBody>,
             ) -> ApiResult<Json<EndpointDto>> {
                 let update = EndpointUpdate {
-                    name: body.0.name,
-                    kind: body.0.kind,
+                    name: body.0.name.map(|n| n.0),
+                    kind: body.0.kind.map(|k| k.0),
                     config: body.0.config,
                 };
                 let updated =

@@ -5,6 +5,7 @@ use crate::http::AppState;
 use crate::http::auth::{AdminKey, TenantKey};
 use crate::http::paging::{self, ListResponse};
 use crate::http::problem::ApiResult;
+use crate::http::strict::Strict;
 use crate::ids::{KeyId, TenantId};
 use crate::service::{cleanup, keys, tenants};
 use chrono::{DateTime, Utc};
@@ -79,24 +80,24 @@ impl From<keys::NewKey> for NewKeyDto {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields, example)]
 pub struct NewKeyBody {
-    pub name: String,
+    pub name: Strict<String>,
 }
 
 /// A JSON merge patch of the current tenant.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields, example)]
 pub struct TenantPatch {
-    pub name: Option<String>,
-    pub retention_days: Option<i32>,
+    pub name: Option<Strict<String>>,
+    pub retention_days: Option<Strict<i32>>,
 }
 
 /// A new tenant.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields, example)]
 pub struct NewTenantBody {
-    pub name: String,
+    pub name: Strict<String>,
     /// Default 30.
-    pub retention_days: Option<i32>,
+    pub retention_days: Option<Strict<i32>>,
 }
 
 /// A new tenant and its first API key (shown once).
@@ -150,8 +151,8 @@ impl TenantApi {
         let t = tenants::update(
             &self.0.db,
             auth.0.tenant,
-            body.0.name.as_deref(),
-            body.0.retention_days,
+            body.0.name.as_ref().map(|n| n.0.as_str()),
+            body.0.retention_days.map(|d| d.0),
         )
         .await?;
         Ok(Json(t.into()))
@@ -186,7 +187,7 @@ impl TenantApi {
         _idempotency_key: Header<Option<String>>,
         body: Json<NewKeyBody>,
     ) -> ApiResult<KeyCreated> {
-        let key = keys::create(&self.0.db, auth.0.tenant, &body.0.name).await?;
+        let key = keys::create(&self.0.db, auth.0.tenant, &body.0.name.0).await?;
         Ok(KeyCreated::Created(Json(key.into())))
     }
 
@@ -267,8 +268,12 @@ impl TenantApi {
         _idempotency_key: Header<Option<String>>,
         body: Json<NewTenantBody>,
     ) -> ApiResult<TenantCreated> {
-        let (tenant, key) =
-            tenants::create(&self.0.db, &body.0.name, body.0.retention_days).await?;
+        let (tenant, key) = tenants::create(
+            &self.0.db,
+            &body.0.name.0,
+            body.0.retention_days.map(|d| d.0),
+        )
+        .await?;
         Ok(TenantCreated::Created(Json(NewTenantDto {
             tenant: tenant.into(),
             api_key: key.key,
@@ -287,7 +292,7 @@ impl TenantApi {
 impl poem_openapi::types::Example for NewKeyBody {
     fn example() -> Self {
         NewKeyBody {
-            name: "nightly job".into(),
+            name: Strict("nightly job".into()),
         }
     }
 }
@@ -296,7 +301,7 @@ impl poem_openapi::types::Example for TenantPatch {
     fn example() -> Self {
         TenantPatch {
             name: None,
-            retention_days: Some(90),
+            retention_days: Some(Strict(90)),
         }
     }
 }
@@ -304,7 +309,7 @@ impl poem_openapi::types::Example for TenantPatch {
 impl poem_openapi::types::Example for NewTenantBody {
     fn example() -> Self {
         NewTenantBody {
-            name: "My Agency".into(),
+            name: Strict("My Agency".into()),
             retention_days: None,
         }
     }

@@ -10,6 +10,7 @@ use crate::service::warnings::{self, Choice, Resolution, WarningFilter};
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Enum, Object, OpenApi};
 
 pub struct WarningsApi(pub AppState);
@@ -79,8 +80,8 @@ impl From<ResolutionDto> for Resolution {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields, example)]
 pub struct ResolveBody {
-    pub resolution: Option<ResolutionDto>,
-    pub fields: Option<std::collections::BTreeMap<String, ResolutionDto>>,
+    pub resolution: MaybeUndefined<ResolutionDto>,
+    pub fields: MaybeUndefined<std::collections::BTreeMap<String, ResolutionDto>>,
 }
 
 /// The outcome of a resolution.
@@ -181,9 +182,10 @@ impl WarningsApi {
         id: Path<i64>,
         body: Json<ResolveBody>,
     ) -> ApiResult<Json<ResolveResult>> {
+        // Exactly one of the two, and not null (the document's `oneOf`).
         let choice = match (body.0.resolution, body.0.fields) {
-            (Some(r), None) => Choice::All(r.into()),
-            (None, Some(fields)) => {
+            (MaybeUndefined::Value(r), MaybeUndefined::Undefined) => Choice::All(r.into()),
+            (MaybeUndefined::Undefined, MaybeUndefined::Value(fields)) => {
                 Choice::Fields(fields.into_iter().map(|(k, v)| (k, v.into())).collect())
             }
             _ => {
@@ -208,8 +210,8 @@ impl WarningsApi {
 impl poem_openapi::types::Example for ResolveBody {
     fn example() -> Self {
         ResolveBody {
-            resolution: Some(ResolutionDto::KeepTarget),
-            fields: None,
+            resolution: MaybeUndefined::Value(ResolutionDto::KeepTarget),
+            fields: MaybeUndefined::Undefined,
         }
     }
 }
