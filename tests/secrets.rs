@@ -139,13 +139,7 @@ fn logs_at_every_level_hold_no_secret() {
     let server =
         common::server::Server::start_logging(&url, &[("SYNC_MANAGER_LOG", "trace")], &log);
     let admin = server.admin_key.clone().unwrap();
-    let (_, tenant) = server.api(
-        "POST",
-        "/admin/tenants",
-        &admin,
-        Some(&serde_json::json!({"name": "Agency"})),
-    );
-    let key = tenant["api_key"].as_str().unwrap().to_string();
+    let key = server.tenant_key("Agency");
     server.api("GET", "/sources", &key, None);
     server.api("GET", "/sources", &format!("sm_{}", "1".repeat(48)), None);
     let form = format!("key={key}");

@@ -25,6 +25,10 @@ pub struct Args {
     /// SYNC_MANAGER_AUTH_FAILURES, else 10)
     #[argh(option)]
     auth_failures: Option<u32>,
+    /// seconds a request body may pause before the request is refused with 408; the whole
+    /// body must come within 10 times that (default: env SYNC_MANAGER_READ_TIMEOUT, else 30)
+    #[argh(option)]
+    read_timeout: Option<u32>,
 }
 
 /// A whole number from a flag, else from an environment variable.
@@ -136,8 +140,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     let rate = number(args.rate_limit, "SYNC_MANAGER_RATE_LIMIT")?.filter(|n| *n > 0);
     let failures = number(args.auth_failures, "SYNC_MANAGER_AUTH_FAILURES")?.unwrap_or(10);
+    let read_timeout = match number(args.read_timeout, "SYNC_MANAGER_READ_TIMEOUT")? {
+        Some(0) => anyhow::bail!("the read timeout must be at least 1 second"),
+        Some(secs) => Duration::from_secs(secs.into()),
+        None => crate::http::body::DEFAULT_READ_TIMEOUT,
+    };
     let state = AppState {
         max_body_bytes: max_body_mb << 20,
+        read_timeout,
         limits: std::sync::Arc::new(crate::http::limits::Limits::new(
             failures.max(1),
             Duration::from_secs(60),

@@ -34,6 +34,8 @@ pub struct AppState {
     pub base_path: String,
     /// Failed authentications per address, requests per tenant (see `limits`).
     pub limits: std::sync::Arc<limits::Limits>,
+    /// Longest wait for the next bytes of a request body (408 after it; see `body::timed`).
+    pub read_timeout: std::time::Duration,
 }
 
 /// Default request body limit: 64 MiB.
@@ -47,6 +49,7 @@ impl AppState {
             lists: Default::default(),
             base_path: String::new(),
             limits: Default::default(),
+            read_timeout: body::DEFAULT_READ_TIMEOUT,
         }
     }
 }
@@ -73,6 +76,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         service.server(state.base_path.clone())
     };
     let limit = state.max_body_bytes;
+    let read_timeout = state.read_timeout;
     let spec = service.spec();
     let routes = std::sync::Arc::new(routes::Routes::from_spec(&spec));
     let document = openapi::document(&spec);
@@ -104,7 +108,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
             }
         })
         .around(idempotency::idempotent)
-        .before(move |req| prepare_request(req, limit))
+        .before(move |req| prepare_request(req, limit, read_timeout))
         .catch_all_error(problem::from_poem_error)
         .around(move |ep, req| {
             let routes = routes.clone();
@@ -135,7 +139,13 @@ fn too_large(limit: usize) -> poem::Error {
 /// Takes a JSON body sent with curl's default form content type as JSON (what people paste
 /// from the docs must work), and enforces the body limit, also on chunked bodies that announce
 /// no length.
-async fn prepare_request(mut req: Request, limit: usize) -> poem::Result<Request> {
+async fn prepare_request(
+    mut req: Request,
+    limit: usize,
+    read_timeout: std::time::Duration,
+) -> poem::Result<Request> {
+    let body = body::timed(req.take_body(), read_timeout);
+    req.set_body(body);
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -155,24 +165,28 @@ async fn prepare_request(mut req: Request, limit: usize) -> poem::Result<Request
     // An import reads its body as a stream and enforces the limit itself (`body::BodyReader`).
     let streamed =
         req.method() == poem::http::Method::POST && req.uri().path().ends_with("/import");
-    match announced {
-        Some(len) if len > limit => return Err(too_large(limit)),
-        Some(_) => {}
-        None if streamed => {}
-        None => {
-            let body = req
-                .take_body()
-                .into_bytes_limit(limit)
-                .await
-                .map_err(|e| match e {
-                    poem::error::ReadBodyError::PayloadTooLarge => too_large(limit),
-                    other => poem::Error::from_string(
-                        format!("could not read the request body: {other}"),
-                        StatusCode::BAD_REQUEST,
-                    ),
-                })?;
-            req.set_body(body);
-        }
+    if announced.is_some_and(|len| len > limit) {
+        return Err(too_large(limit));
     }
+    if streamed {
+        return Ok(req);
+    }
+    // Read here, so that a body that is too large or too slow gets its problem, whoever reads it.
+    let body = req
+        .take_body()
+        .into_bytes_limit(limit)
+        .await
+        .map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => too_large(limit),
+            poem::error::ReadBodyError::Io(e) if body::is_too_slow(&e) => poem::Error::from_string(
+                body::too_slow_detail(read_timeout),
+                StatusCode::REQUEST_TIMEOUT,
+            ),
+            other => poem::Error::from_string(
+                format!("could not read the request body: {other}"),
+                StatusCode::BAD_REQUEST,
+            ),
+        })?;
+    req.set_body(body);
     Ok(req)
 }

@@ -75,6 +75,9 @@ pub enum ApiError {
     /// The path does not take this method; `Allow` lists the ones it takes.
     #[oai(status = 405, content_type = "application/problem+json")]
     MethodNotAllowed(Json<Problem>),
+    /// The request body came too slowly (`serve --read-timeout`); nothing was written.
+    #[oai(status = 408, content_type = "application/problem+json")]
+    RequestTimeout(Json<Problem>),
     /// Refused in the current state (e.g. a full import that would delete too much).
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
@@ -157,6 +160,14 @@ pub fn too_large(limit: usize) -> ApiError {
     ApiError::PayloadTooLarge(Json(Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         too_large_detail(limit),
+    )))
+}
+
+/// A 408 for a body that came too slowly (gaps longer than `gap`).
+pub fn too_slow(gap: std::time::Duration) -> ApiError {
+    ApiError::RequestTimeout(Json(Problem::new(
+        StatusCode::REQUEST_TIMEOUT,
+        crate::http::body::too_slow_detail(gap),
     )))
 }
 

@@ -82,6 +82,23 @@ impl Server {
 }
 
 impl Server {
+    /// Creates a tenant with the admin key and returns its API key.
+    #[allow(dead_code)]
+    pub fn tenant_key(&self, name: &str) -> String {
+        let admin = self
+            .admin_key
+            .clone()
+            .expect("a new database prints the admin key");
+        let (status, tenant) = self.api(
+            "POST",
+            "/admin/tenants",
+            &admin,
+            Some(&serde_json::json!({ "name": name })),
+        );
+        assert_eq!(status, 201, "{tenant}");
+        tenant["api_key"].as_str().unwrap().to_string()
+    }
+
     /// A request to the API with `key`: (status, JSON body).
     pub fn api(
         &self,

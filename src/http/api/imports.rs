@@ -2,8 +2,8 @@ use super::ApiTags;
 use crate::domain::stats::ImportStats;
 use crate::http::AppState;
 use crate::http::auth::TenantKey;
-use crate::http::body::BodyReader;
-use crate::http::problem::{ApiResult, RecordErrorDto, too_large};
+use crate::http::body::{BodyFault, BodyReader};
+use crate::http::problem::{ApiResult, RecordErrorDto, too_large, too_slow};
 use crate::ids::SourceId;
 use crate::service::imports::{self, ImportInput, ImportOptions};
 use crate::service::json_stream::Shape;
@@ -15,7 +15,7 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiRequest, Enum, Object, OpenApi};
 use serde_json::Value;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 pub struct ImportsApi(pub AppState);
 
@@ -197,8 +197,8 @@ impl ImportsApi {
             ImportRequest::Json(JsonImport(b)) => (b, Shape::ArrayOrObject),
             ImportRequest::Ndjson(NdjsonImport(b)) => (b, Shape::Lines),
         };
-        let exceeded = Arc::new(AtomicBool::new(false));
-        let reader = BodyReader::new(body, self.0.max_body_bytes, exceeded.clone());
+        let fault = Arc::new(BodyFault::default());
+        let reader = BodyReader::new(body, self.0.max_body_bytes, fault.clone());
         let opts = ImportOptions {
             dry_run: dry_run.0.unwrap_or(false),
             ..Default::default()
@@ -213,8 +213,11 @@ impl ImportsApi {
             None,
         )
         .await;
-        if exceeded.load(Ordering::Relaxed) {
+        if fault.too_large.load(Ordering::Relaxed) {
             return Err(too_large(self.0.max_body_bytes));
+        }
+        if fault.too_slow.load(Ordering::Relaxed) {
+            return Err(too_slow(self.0.read_timeout));
         }
         let out = out?;
         Ok(Json(ImportResult {
