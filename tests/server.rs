@@ -13,7 +13,13 @@ fn requests_refused_before_the_app_are_problems_too() {
         "a".repeat(1 << 20)
     );
     let not_http = "GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".to_string();
-    for (request, status) in [(big, 431), (not_http, 400)] {
+    let many = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..200)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
+    );
+    for (request, status) in [(big, 431), (many, 431), (not_http, 400)] {
         let response = server.raw(request.as_bytes());
         let (head, body) = response.split_once("\r\n\r\n").expect(&response);
         assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");

@@ -144,6 +144,18 @@ async fn prepare_request(
     limit: usize,
     read_timeout: std::time::Duration,
 ) -> poem::Result<Request> {
+    // Requests without a body (GETs, mostly) skip the timer and the buffering.
+    let length = req.headers().get(header::CONTENT_LENGTH);
+    let no_body = length.is_some_and(|v| v.as_bytes() == b"0")
+        || (length.is_none()
+            && !req.headers().contains_key(header::TRANSFER_ENCODING)
+            && matches!(
+                *req.method(),
+                poem::http::Method::GET | poem::http::Method::HEAD | poem::http::Method::DELETE
+            ));
+    if no_body {
+        return Ok(req);
+    }
     let body = body::timed(req.take_body(), read_timeout);
     req.set_body(body);
     let is_form = req
