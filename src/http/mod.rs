@@ -136,6 +136,10 @@ fn too_large(limit: usize) -> poem::Error {
     )
 }
 
+fn too_slow(gap: std::time::Duration) -> poem::Error {
+    poem::Error::from_string(body::too_slow_detail(gap), StatusCode::REQUEST_TIMEOUT)
+}
+
 /// Takes a JSON body sent with curl's default form content type as JSON (what people paste
 /// from the docs must work), and enforces the body limit, also on chunked bodies that announce
 /// no length.
@@ -190,10 +194,7 @@ async fn prepare_request(
         .await
         .map_err(|e| match e {
             poem::error::ReadBodyError::PayloadTooLarge => too_large(limit),
-            poem::error::ReadBodyError::Io(e) if body::is_too_slow(&e) => poem::Error::from_string(
-                body::too_slow_detail(read_timeout),
-                StatusCode::REQUEST_TIMEOUT,
-            ),
+            poem::error::ReadBodyError::Io(e) if body::is_too_slow(&e) => too_slow(read_timeout),
             other => poem::Error::from_string(
                 format!("could not read the request body: {other}"),
                 StatusCode::BAD_REQUEST,

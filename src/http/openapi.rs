@@ -108,24 +108,24 @@ fn body_schema(path: &str, method: &str) -> Option<fn(Value) -> Value> {
     Some(match (path, method) {
         // Sources and targets share their body types; types and settings differ.
         ("/sources" | "/sources/{id}", "post" | "patch") => |body| {
-            json!({"allOf": [body, {"type": "object", "properties": {
-                "type": {"type": "string", "enum": nullable_enum(SourceKind::ALL), "nullable": true},
-                "config": {"type": "object", "nullable": true, "properties": {
-                    "max_delete_fraction":
-                        {"type": "number", "minimum": 0, "maximum": 1, "nullable": true}
-                }}
-            }}]})
+            endpoint_body(
+                body,
+                SourceKind::ALL,
+                json!({"max_delete_fraction":
+                    {"type": "number", "minimum": 0, "maximum": 1, "nullable": true}}),
+            )
         },
         ("/targets" | "/targets/{id}", "post" | "patch") => |body| {
-            json!({"allOf": [body, {"type": "object", "properties": {
-                "type": {"type": "string", "enum": nullable_enum(TargetKind::ALL), "nullable": true},
-                "config": {"type": "object", "nullable": true, "properties": {
+            endpoint_body(
+                body,
+                TargetKind::ALL,
+                json!({
                     "conflict_policy": {"type": "string", "nullable": true,
                         "enum": nullable_enum(ConflictPolicy::ALL)},
                     "delete_policy": {"type": "string", "nullable": true,
                         "enum": nullable_enum(DeletePolicy::ALL)}
-                }}
-            }}]})
+                }),
+            )
         },
         // The records alone, as an array, are an upsert of them.
         ("/sources/{id}/import", "post") => {
@@ -143,6 +143,15 @@ fn body_schema(path: &str, method: &str) -> Option<fn(Value) -> Value> {
         },
         _ => return None,
     })
+}
+
+/// A source's or target's body (`body`, shared by both) with the `type` values and `config`
+/// settings of one of them.
+fn endpoint_body(body: Value, kinds: &[&str], settings: Value) -> Value {
+    json!({"allOf": [body, {"type": "object", "properties": {
+        "type": {"type": "string", "enum": nullable_enum(kinds), "nullable": true},
+        "config": {"type": "object", "nullable": true, "properties": settings}
+    }}]})
 }
 
 /// A record: a JSON object with an `external_id`, or else an `id`: a string of 1 to 512
@@ -168,12 +177,15 @@ fn nullable_enum(values: &[&str]) -> Value {
     Value::Array(all)
 }
 
+/// The document's `components.schemas`.
+fn schemas_of(doc: &mut Value) -> Option<&mut serde_json::Map<String, Value>> {
+    doc.get_mut("components")?
+        .get_mut("schemas")?
+        .as_object_mut()
+}
+
 fn complete_bodies(doc: &mut Value) {
-    let Some(schemas) = doc
-        .get_mut("components")
-        .and_then(|c| c.get_mut("schemas"))
-        .and_then(Value::as_object_mut)
-    else {
+    let Some(schemas) = schemas_of(doc) else {
         return;
     };
     for name in CLOSED_BODIES {
@@ -206,11 +218,7 @@ fn complete_bodies(doc: &mut Value) {
 /// Optional fields can be null: in responses they are null when they have no value (`Option`
 /// without `skip_serializing_if`), in requests null means the default, as if left out.
 fn complete_nullable(doc: &mut Value) {
-    let Some(schemas) = doc
-        .get_mut("components")
-        .and_then(|c| c.get_mut("schemas"))
-        .and_then(Value::as_object_mut)
-    else {
+    let Some(schemas) = schemas_of(doc) else {
         return;
     };
     for (name, schema) in schemas.iter_mut() {
