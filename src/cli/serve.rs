@@ -29,6 +29,11 @@ pub struct Args {
     /// body must come within 10 times that (default: env SYNC_MANAGER_READ_TIMEOUT, else 30)
     #[argh(option)]
     read_timeout: Option<u32>,
+    /// memory in MiB for the indexes of recently imported sources, so that importing one
+    /// again need not read its records first; a source is kept if it has at most about 5,000
+    /// records per MiB (0 keeps none; default: env SYNC_MANAGER_INDEX_CACHE_MB, else 32)
+    #[argh(option)]
+    index_cache_mb: Option<u32>,
 }
 
 /// A whole number from a flag, else from an environment variable.
@@ -145,9 +150,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         Some(secs) => Duration::from_secs(secs.into()),
         None => crate::http::body::DEFAULT_READ_TIMEOUT,
     };
+    let index_cache = match number(args.index_cache_mb, "SYNC_MANAGER_INDEX_CACHE_MB")? {
+        Some(mb) => (mb as usize) << 20,
+        None => crate::service::index_cache::DEFAULT_BYTES,
+    };
     let state = AppState {
         max_body_bytes: max_body_mb << 20,
         read_timeout,
+        indexes: std::sync::Arc::new(crate::service::index_cache::IndexCache::new(index_cache)),
         limits: std::sync::Arc::new(crate::http::limits::Limits::new(
             failures.max(1),
             Duration::from_secs(60),

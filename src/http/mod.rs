@@ -36,6 +36,8 @@ pub struct AppState {
     pub limits: std::sync::Arc<limits::Limits>,
     /// Longest wait for the next bytes of a request body (408 after it; see `body::timed`).
     pub read_timeout: std::time::Duration,
+    /// The import indexes of sources imported recently (see `service::index_cache`).
+    pub indexes: std::sync::Arc<crate::service::index_cache::IndexCache>,
 }
 
 /// Default request body limit: 64 MiB.
@@ -50,6 +52,7 @@ impl AppState {
             base_path: String::new(),
             limits: Default::default(),
             read_timeout: body::DEFAULT_READ_TIMEOUT,
+            indexes: Default::default(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 /// External ids, each at a slot (`0..len()`) in the order they were added.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Ids {
     text: Vec<u8>,
     /// Where each id ends in `text` (it starts where the one before ends).
@@ -50,17 +50,40 @@ impl Ids {
 
     /// Adds `id`, which is not here yet; its slot.
     fn push(&mut self, id: &str) -> u32 {
+        self.push_bytes(id.as_bytes())
+    }
+
+    fn push_bytes(&mut self, id: &[u8]) -> u32 {
         let slot = self.ends.len() as u32;
-        self.text.extend_from_slice(id.as_bytes());
+        self.text.extend_from_slice(id);
         self.ends.push(self.text.len());
-        let hash = self.hasher.hash_one(id.as_bytes());
+        let hash = self.hasher.hash_one(id);
         let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
         self.table.insert_unique(hash, slot, |&slot| {
             hasher.hash_one(Self::id(text, ends, slot))
         });
         slot
     }
+
+    /// These ids followed by `more`'s (whose slots move up by `len()`).
+    fn extended(&self, more: &Ids) -> Ids {
+        let mut ids = self.clone();
+        ids.reserve(more.len());
+        for slot in 0..more.len() as u32 {
+            ids.push_bytes(Self::id(&more.text, &more.ends, slot));
+        }
+        ids
+    }
+
+    /// Bytes held, roughly.
+    fn bytes(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 5
+    }
 }
+
+/// Raw-bytes hash → slot of the source's live records whose stored `raw_hash` is still valid:
+/// a record read with these exact bytes again is unchanged and needs no parsing.
+pub(crate) type KnownRaw = std::collections::HashMap<[u8; 32], u32, foldhash::fast::RandomState>;
 
 pub(crate) const EXISTS: u8 = 1;
 pub(crate) const DELETED: u8 = 2;
@@ -141,6 +164,49 @@ struct Row {
     hash: [u8; 32],
 }
 
+/// What a source holds, as an import reads it before deciding anything: its ids, their rows,
+/// which are soft-deleted, and the raw hashes of the live ones. Kept between imports by a
+/// long-running server (`index_cache`) so that the next import of the source need not read it.
+pub(crate) struct Stored {
+    pub(crate) ids: Arc<Ids>,
+    rows: Vec<Row>,
+    /// `EXISTS | DELETED` bits of each slot.
+    flags: Vec<u8>,
+    pub(crate) raw: Arc<KnownRaw>,
+}
+
+impl Stored {
+    /// Bytes held, roughly.
+    pub(crate) fn bytes(&self) -> usize {
+        self.ids.bytes()
+            + self.rows.capacity() * std::mem::size_of::<Row>()
+            + self.flags.capacity()
+            + self.raw.capacity() * (std::mem::size_of::<([u8; 32], u32)>() + 1)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// Bytes an import that keeps its index needs per record, roughly (ids of about 12 bytes): the
+/// `Stored` it leaves (about 120) and, while it runs, what it notes of every record it writes
+/// (`Written`, about 90). An import stops noting (and keeps nothing) once its index would take
+/// more than the cache may hold, so a big import costs at most the cache's size on top.
+pub(crate) const KEEP_BYTES_PER_RECORD: usize = 210;
+
+/// What an import wrote, in order, for [`Index::after`].
+#[derive(Default)]
+pub(crate) struct Written {
+    /// Slot, hash and raw hash of each record written; a later one of a slot replaces an
+    /// earlier one.
+    pub(crate) records: Vec<(u32, [u8; 32], Option<[u8; 32]>)>,
+    /// The row id of each record inserted, by slot.
+    pub(crate) created: Vec<(u32, i64)>,
+    /// The live rows that no record had were soft-deleted (a `full` import).
+    pub(crate) deleted_missing: bool,
+}
+
 /// External id → entry. The ids read from the database come first (slots `0..`) and are
 /// shared with the parser once read (`freeze`); ids new to the source go to `added` (slots
 /// after them).
@@ -165,6 +231,91 @@ impl Index {
 
     pub(crate) fn clear(&mut self) {
         *self = Index::default();
+    }
+
+    /// The index of what `stored` holds, as `remember` and `freeze` would have made it.
+    pub(crate) fn from_stored(stored: &Stored) -> Self {
+        Index {
+            loaded: stored.ids.clone(),
+            added: Ids::default(),
+            entries: stored
+                .flags
+                .iter()
+                .map(|&flags| Entry::new(flags))
+                .collect(),
+            rows: stored.rows.clone(),
+        }
+    }
+
+    /// What the source holds once the import's writes (`written`) are committed, given the raw
+    /// hashes it held before (`raw`); `None` if `written` does not give a row id to every id
+    /// this import added (then nothing should be kept).
+    pub(crate) fn after(&self, raw: &KnownRaw, written: &Written) -> Option<Stored> {
+        let (loaded, n) = (self.loaded.len(), self.entries.len());
+        let mut rows = self.rows.clone();
+        rows.resize(
+            n,
+            Row {
+                id: 0,
+                hash: [0; 32],
+            },
+        );
+        let mut flags: Vec<u8> = self
+            .entries
+            .iter()
+            .map(|e| e.flags & (EXISTS | DELETED))
+            .collect();
+        let mut is_written = vec![false; n];
+        for &(slot, hash, _) in &written.records {
+            let slot = slot as usize;
+            *is_written.get_mut(slot)? = true;
+            rows[slot].hash = hash;
+            flags[slot] = EXISTS;
+        }
+        let mut has_id = vec![false; n - loaded];
+        for &(slot, id) in &written.created {
+            let slot = slot as usize;
+            *has_id.get_mut(slot.checked_sub(loaded)?)? = true;
+            rows[slot].id = id;
+        }
+        if has_id.contains(&false) || !is_written[loaded..].iter().all(|&w| w) {
+            return None;
+        }
+        if written.deleted_missing {
+            for (slot, entry) in self.entries[..loaded].iter().enumerate() {
+                if entry.flags & (EXISTS | DELETED | SEEN) == EXISTS {
+                    flags[slot] |= DELETED;
+                }
+            }
+        }
+        // The raw hashes of what was left alone, and of the last version written of each slot.
+        let mut known: KnownRaw = raw
+            .iter()
+            .filter(|&(_, &slot)| {
+                let slot = slot as usize;
+                !is_written[slot] && flags[slot] & DELETED == 0
+            })
+            .map(|(raw, slot)| (*raw, *slot))
+            .collect();
+        let mut last = vec![false; n];
+        for &(slot, _, raw) in written.records.iter().rev() {
+            if !std::mem::replace(&mut last[slot as usize], true)
+                && let Some(raw) = raw
+            {
+                known.insert(raw, slot);
+            }
+        }
+        let ids = if n == loaded {
+            self.loaded.clone()
+        } else {
+            Arc::new(self.loaded.extended(&self.added))
+        };
+        Some(Stored {
+            ids,
+            rows,
+            flags,
+            raw: Arc::new(known),
+        })
     }
 
     /// Takes in a row the source holds (while loading, before `freeze`); its slot.
@@ -204,11 +355,6 @@ impl Index {
 
     pub(crate) fn entry(&mut self, slot: u32) -> Option<&mut Entry> {
         self.entries.get_mut(slot as usize)
-    }
-
-    pub(crate) fn get_mut(&mut self, external_id: &str) -> Option<&mut Entry> {
-        self.find(external_id)
-            .map(|slot| &mut self.entries[slot as usize])
     }
 
     /// The slot of `external_id`, added if new.
@@ -292,6 +438,7 @@ mod tests {
             snapshotted: false,
         });
         assert_eq!(index.missing_live(), (vec![], 1));
-        assert_eq!(index.get_mut("A").unwrap().seen().unwrap().index, 3);
+        let a = index.find("A").unwrap();
+        assert_eq!(index.entry(a).unwrap().seen().unwrap().index, 3);
     }
 }

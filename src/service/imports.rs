@@ -1,7 +1,10 @@
 //! Import: records into a source. Streams the input (a JSON array read element by element on a
 //! parser thread, pipelined with the database writer), compares hashes against the existing
 //! records read in one query, and writes in multi-row batches inside one transaction.
-use super::import_index::{DELETED, EXISTS, Entry, Ids, Index, NO_SLOT, Outcome, SEEN, Seen};
+use super::import_index::{
+    DELETED, EXISTS, Entry, Ids, Index, KnownRaw, NO_SLOT, Outcome, SEEN, Seen, Written,
+};
+use super::index_cache::{IndexCache, Stamp};
 use super::json_stream::{self, Envelope, Flow, Shape, StreamError};
 use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
@@ -20,7 +23,6 @@ use sea_orm::{
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -141,14 +143,10 @@ enum Message {
     Fatal(String),
 }
 
-/// Raw-bytes hash → index slot of the source's live records whose stored `raw_hash` is still
-/// valid: a record read with these exact bytes again is unchanged and needs no parsing.
-type KnownRaw = HashMap<[u8; 32], u32, foldhash::fast::RandomState>;
-
 /// What the writer tells the parser once it has read the source's records: the raw hashes it
 /// may pass on unparsed, and the slots of the ids read (slots `0..ids.len()`).
 struct Known {
-    raw: KnownRaw,
+    raw: Arc<KnownRaw>,
     ids: Arc<Ids>,
 }
 
@@ -668,6 +666,10 @@ struct Writer<'a> {
     errors: Vec<RecordError>,
     /// Classify everything, write nothing.
     dry_run: bool,
+    /// What was written, while the source's index is to be kept afterwards (`IndexCache`).
+    written: Option<Written>,
+    /// Whether a statement inserted rows (then the live count is recounted).
+    inserted: bool,
 }
 
 impl Writer<'_> {
@@ -894,13 +896,20 @@ impl Writer<'_> {
             .flatten()
             .collect();
         for pending in &batch {
-            if let Some(entry) = self.index.get_mut(&pending.record.external_id) {
+            if let Some(slot) = self.index.find(&pending.record.external_id)
+                && let Some(entry) = self.index.entry(slot)
+            {
                 entry.pending = NO_SLOT;
+                if let Some(written) = &mut self.written {
+                    let r = &pending.record;
+                    written.records.push((slot, r.hash, r.raw));
+                }
             }
         }
         if batch.is_empty() || self.dry_run {
             return Ok(());
         }
+        self.inserted = true;
         let to_snapshot: Vec<i64> = batch.iter().filter_map(|p| p.snapshot).collect();
         snapshot_ids(
             self.tx,
@@ -980,8 +989,22 @@ impl Writer<'_> {
                      hash = excluded.hash, raw_hash = excluded.raw_hash, run_id = excluded.run_id, \
                      updated_at = excluded.updated_at, deleted_at = NULL",
                     );
+                    q.execute(self.tx).await?;
+                } else if self.written.is_some() {
+                    // The new rows' ids, for the index kept after the import.
+                    q.push(" RETURNING id, external_id");
+                    for row in q.fetch_all(self.tx).await? {
+                        let id: i64 = row.try_get_by_index(0)?;
+                        let external_id: String = row.try_get_by_index(1)?;
+                        if let (Some(slot), Some(written)) =
+                            (self.index.find(&external_id), &mut self.written)
+                        {
+                            written.created.push((slot, id));
+                        }
+                    }
+                } else {
+                    q.execute(self.tx).await?;
                 }
-                q.execute(self.tx).await?;
             }
         }
         Ok(())
@@ -997,6 +1020,9 @@ impl Writer<'_> {
             return Ok(());
         }
         snapshot_ids(self.tx, PropertyKind::Source, ids, self.run, "import").await?;
+        if let Some(written) = &mut self.written {
+            written.deleted_missing = true;
+        }
         let at = now();
         for chunk in ids.chunks(CHUNK) {
             let mut q = Sql::new(self.backend, "UPDATE source_properties SET deleted_at = ");
@@ -1056,10 +1082,52 @@ pub async fn import(
     actor: &Actor,
     progress: Option<ProgressFn>,
 ) -> AppResult<ImportOutcome> {
+    let place = Place { db, indexes: None };
+    import_into(place, tenant, source_id, input, opts, actor, progress).await
+}
+
+/// [`import`] for a process that imports the same sources again (the server): the source's
+/// index is taken from `indexes` when what is kept there is still what the source holds, and
+/// kept there afterwards (see `index_cache`).
+#[allow(clippy::too_many_arguments)]
+pub async fn import_keeping_index(
+    db: &DatabaseConnection,
+    indexes: &IndexCache,
+    tenant: TenantId,
+    source_id: SourceId,
+    input: ImportInput,
+    opts: ImportOptions,
+    actor: &Actor,
+    progress: Option<ProgressFn>,
+) -> AppResult<ImportOutcome> {
+    let place = Place {
+        db,
+        indexes: Some(indexes),
+    };
+    import_into(place, tenant, source_id, input, opts, actor, progress).await
+}
+
+/// Where an import writes: the database, and the indexes kept between imports if any.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    db: &'a DatabaseConnection,
+    indexes: Option<&'a IndexCache>,
+}
+
+async fn import_into(
+    place: Place<'_>,
+    tenant: TenantId,
+    source_id: SourceId,
+    input: ImportInput,
+    opts: ImportOptions,
+    actor: &Actor,
+    progress: Option<ProgressFn>,
+) -> AppResult<ImportOutcome> {
+    let db = place.db;
     let source = super::sources::get(db, tenant, source_id).await?;
     if opts.dry_run {
         // A dry run writes nothing, its run included.
-        return import_recorded(db, tenant, source, input, opts, actor, None, progress).await;
+        return import_recorded(place, tenant, source, input, opts, actor, None, progress).await;
     }
     let new = runs::NewRun {
         tenant,
@@ -1070,7 +1138,16 @@ pub async fn import(
     };
     let run = runs::open(db, new).await?;
     let id = RunId(run.id);
-    let work = import_recorded(db, tenant, source, input, opts, actor, Some(run), progress);
+    let work = import_recorded(
+        place,
+        tenant,
+        source,
+        input,
+        opts,
+        actor,
+        Some(run),
+        progress,
+    );
     runs::recorded(db, id, work).await
 }
 
@@ -1078,7 +1155,7 @@ pub async fn import(
 /// with its transaction).
 #[allow(clippy::too_many_arguments)]
 async fn import_recorded(
-    db: &DatabaseConnection,
+    place: Place<'_>,
     tenant: TenantId,
     source: crate::entity::sources::Model,
     input: ImportInput,
@@ -1087,6 +1164,7 @@ async fn import_recorded(
     run: Option<crate::entity::runs::Model>,
     progress: Option<ProgressFn>,
 ) -> AppResult<ImportOutcome> {
+    let (db, indexes) = (place.db, place.indexes);
     let source_id = SourceId(source.id);
     let settings = super::sources::settings(&source);
 
@@ -1119,18 +1197,47 @@ async fn import_recorded(
         stats: ImportStats::default(),
         errors: Vec::new(),
         dry_run: opts.dry_run,
+        written: None,
+        inserted: false,
     };
     let started = std::time::Instant::now();
-    let known = Known {
-        raw: writer.load_index().await?,
-        ids: writer.index.freeze(),
+    // Read under the source's lock: nobody writes its records until this transaction ends.
+    let stamp = match indexes {
+        Some(_) => Some(Stamp::read(&tx, tenant, &source).await?),
+        None => None,
     };
+    let kept = indexes
+        .zip(stamp.as_ref())
+        .and_then(|(indexes, stamp)| indexes.get(source_id, stamp));
+    let hit = kept.is_some();
+    let known = match &kept {
+        Some(stored) => {
+            writer.index = Index::from_stored(stored);
+            Known {
+                raw: stored.raw.clone(),
+                ids: stored.ids.clone(),
+            }
+        }
+        None => Known {
+            raw: Arc::new(writer.load_index().await?),
+            ids: writer.index.freeze(),
+        },
+    };
+    drop(kept);
     tracing::debug!(
         rows = writer.index.len(),
         unparsed_candidates = known.raw.len(),
+        kept = hit,
         ms = started.elapsed().as_millis() as u64,
         "import: source index loaded"
     );
+    let raw_before = known.raw.clone();
+    let dry_run = opts.dry_run;
+    let keep =
+        |index: &Index| !dry_run && indexes.is_some_and(|indexes| indexes.may_keep(index.len()));
+    if keep(&writer.index) {
+        writer.written = Some(Written::default());
+    }
     // The parser may be done already (a small input); then nobody needs the hashes.
     let _ = known_tx.send(known);
 
@@ -1151,6 +1258,10 @@ async fn import_recorded(
                 }
                 if writer.batch.len() >= writer.write_rows() {
                     writer.flush().await?;
+                    if writer.written.is_some() && !keep(&writer.index) {
+                        // Too big to keep: the next import reads the index.
+                        writer.written = None;
+                    }
                 }
                 if let Some(progress) = &progress {
                     progress(ImportProgress {
@@ -1256,19 +1367,36 @@ async fn import_recorded(
         "errors": errors.iter().take(1000).collect::<Vec<_>>(),
         "errors_total": errors.len(),
     });
-    super::properties::recount_after_insert(&tx, super::properties::Owner::Source(source_id))
-        .await?;
+    if writer.inserted {
+        super::properties::recount_after_insert(&tx, super::properties::Owner::Source(source_id))
+            .await?;
+    }
     let run = runs::finish(&tx, run, &stats, Some(detail)).await?;
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "import: run finished"
     );
     super::idempotency::seal(&tx).await?;
+    // What the source holds once this commits: read while the lock is still held.
+    let after = match (indexes, writer.written.take()) {
+        (Some(_), Some(written)) => Some((
+            Stamp::read(&tx, tenant, &source).await?,
+            written,
+            std::mem::take(&mut writer.index),
+        )),
+        _ => None,
+    };
     tx.commit().await?;
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "import: committed"
     );
+    if let (Some(indexes), Some((stamp, written, index))) = (indexes, after) {
+        match index.after(&raw_before, &written) {
+            Some(stored) => indexes.put(source_id, stamp, stored),
+            None => indexes.forget(source_id),
+        }
+    }
     Ok(ImportOutcome {
         run_id: Some(RunId(run.id)),
         stats,

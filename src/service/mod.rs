@@ -6,6 +6,7 @@ pub mod endpoints;
 pub mod idempotency;
 mod import_index;
 pub mod imports;
+pub mod index_cache;
 pub mod json_stream;
 pub mod keys;
 pub mod locks;

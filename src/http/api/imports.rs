@@ -203,8 +203,9 @@ impl ImportsApi {
             dry_run: dry_run.0.unwrap_or(false),
             ..Default::default()
         };
-        let out = imports::import(
+        let out = imports::import_keeping_index(
             &self.0.db,
+            &self.0.indexes,
             auth.0.tenant,
             SourceId(id.0),
             ImportInput::Body(Box::new(reader), shape),

@@ -78,8 +78,9 @@ async fn dry_run(
 ) -> Result<Result<imports::ImportOutcome, AppError>, UiError> {
     let tenant = viewed.tenant()?;
     let input = ImportInput::Body(Box::new(std::io::Cursor::new(content)), shape);
-    Ok(imports::import(
+    Ok(imports::import_keeping_index(
         &state.db,
+        &state.indexes,
         tenant,
         source,
         input,
@@ -244,8 +245,9 @@ pub async fn confirm(
     let shape = shape_of(&upload.file_name, &upload.content);
     let input = ImportInput::Body(Box::new(std::io::Cursor::new(upload.content)), shape);
     let opts = options(&mode, strict, force, false);
-    let result = imports::import(
+    let result = imports::import_keeping_index(
         &state.db,
+        &state.indexes,
         tenant,
         source,
         input,

@@ -1,0 +1,163 @@
+//! The import indexes of recently imported sources, kept by a long-running process (the
+//! server) so that the next import of a source need not read its records again: reading the
+//! ids, hashes and raw hashes of 100,000 records is most of an unchanged re-import's time.
+//!
+//! An index is kept together with the source's *stamp*: its creation time and its list state
+//! (live count and version, kept by the database's triggers, so a write by any path or process
+//! moves it; see `properties::list_state`). An import reads the stamp inside its transaction,
+//! after it holds the source's exclusive lock, and takes a kept index only when the stamp is
+//! the same: no writer can have changed the records since the index was kept. After it commits,
+//! the import keeps what the source now holds (the index it read, with its own writes applied),
+//! stamped with the state read just before its commit, while it still held the lock. A stamp
+//! never comes back once it has moved, so a kept index is either exactly the source's records
+//! or never used.
+use super::import_index::Stored;
+use super::properties::{ListState, list_state};
+use crate::entity::sources;
+use crate::error::AppResult;
+use crate::ids::{Owner, SourceId, TenantId};
+use sea_orm::ConnectionTrait;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Default bytes of kept indexes: the sources imported last, up to about 250,000 records, of
+/// which one source may have up to 160,000 (`import_index::KEEP_BYTES_PER_RECORD`).
+pub const DEFAULT_BYTES: usize = 32 << 20;
+
+/// Where a source's records stand (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    created_at: chrono::DateTime<chrono::Utc>,
+    state: ListState,
+}
+
+impl Stamp {
+    /// The stamp of `source`, read on `conn` (the import's transaction).
+    pub(crate) async fn read(
+        conn: &impl ConnectionTrait,
+        tenant: TenantId,
+        source: &sources::Model,
+    ) -> AppResult<Stamp> {
+        let state = list_state(conn, tenant, Owner::Source(SourceId(source.id))).await?;
+        Ok(Stamp {
+            created_at: source.created_at,
+            state,
+        })
+    }
+}
+
+struct Kept {
+    stamp: Stamp,
+    stored: Arc<Stored>,
+    /// When it was last put or taken (a counter), for evicting the least recently used.
+    used: u64,
+}
+
+/// Kept import indexes, at most `budget` bytes of them.
+pub struct IndexCache {
+    budget: usize,
+    kept: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_source: HashMap<SourceId, Kept>,
+    clock: u64,
+    /// Imports that took a kept index.
+    hits: u64,
+}
+
+impl Default for IndexCache {
+    fn default() -> Self {
+        IndexCache::new(DEFAULT_BYTES)
+    }
+}
+
+impl IndexCache {
+    /// A cache of at most `budget` bytes (0 keeps nothing).
+    pub fn new(budget: usize) -> Self {
+        IndexCache {
+            budget,
+            kept: Mutex::default(),
+        }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether an index of about `records` records may be kept.
+    pub(crate) fn may_keep(&self, records: usize) -> bool {
+        records.saturating_mul(super::import_index::KEEP_BYTES_PER_RECORD) <= self.budget
+    }
+
+    /// The index kept for `source` if it was kept at `stamp`; an index kept at another stamp is
+    /// dropped (it will never be used again).
+    pub(crate) fn get(&self, source: SourceId, stamp: &Stamp) -> Option<Arc<Stored>> {
+        let mut inner = self.inner();
+        inner.clock += 1;
+        let clock = inner.clock;
+        match inner.by_source.get_mut(&source) {
+            Some(kept) if kept.stamp == *stamp => {
+                kept.used = clock;
+                let stored = kept.stored.clone();
+                inner.hits += 1;
+                Some(stored)
+            }
+            Some(_) => {
+                inner.by_source.remove(&source);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Keeps `stored` as what `source` holds at `stamp`, dropping the least recently used
+    /// indexes while the kept ones are over the budget.
+    pub(crate) fn put(&self, source: SourceId, stamp: Stamp, stored: Stored) {
+        let mut inner = self.inner();
+        inner.by_source.remove(&source);
+        let size = stored.bytes();
+        if size > self.budget {
+            return;
+        }
+        let mut total: usize = inner.by_source.values().map(|k| k.stored.bytes()).sum();
+        while total + size > self.budget {
+            let Some((&oldest, _)) = inner.by_source.iter().min_by_key(|(_, k)| k.used) else {
+                break;
+            };
+            if let Some(gone) = inner.by_source.remove(&oldest) {
+                total -= gone.stored.bytes();
+            }
+        }
+        inner.clock += 1;
+        let used = inner.clock;
+        inner.by_source.insert(
+            source,
+            Kept {
+                stamp,
+                stored: Arc::new(stored),
+                used,
+            },
+        );
+    }
+
+    /// Forgets what is kept for `source`.
+    pub(crate) fn forget(&self, source: SourceId) {
+        self.inner().by_source.remove(&source);
+    }
+
+    /// How many imports took a kept index.
+    pub fn hits(&self) -> u64 {
+        self.inner().hits
+    }
+
+    /// Records in the kept indexes (for tests and logs).
+    pub fn records(&self) -> usize {
+        self.inner()
+            .by_source
+            .values()
+            .map(|k| k.stored.len())
+            .sum()
+    }
+}
