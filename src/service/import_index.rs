@@ -250,8 +250,21 @@ impl Index {
     /// What the source holds once the import's writes (`written`) are committed, given the raw
     /// hashes it held before (`raw`); `None` if `written` does not give a row id to every id
     /// this import added (then nothing should be kept).
-    pub(crate) fn after(&self, raw: &KnownRaw, written: &Written) -> Option<Stored> {
+    pub(crate) fn after(&self, raw: &Arc<KnownRaw>, written: &Written) -> Option<Stored> {
         let (loaded, n) = (self.loaded.len(), self.entries.len());
+        if written.records.is_empty() && !written.deleted_missing && n == loaded {
+            // Nothing written: what was loaded, its raw hashes shared.
+            return Some(Stored {
+                ids: self.loaded.clone(),
+                rows: self.rows.clone(),
+                flags: self
+                    .entries
+                    .iter()
+                    .map(|e| e.flags & (EXISTS | DELETED))
+                    .collect(),
+                raw: raw.clone(),
+            });
+        }
         let mut rows = self.rows.clone();
         rows.resize(
             n,
