@@ -88,7 +88,8 @@ impl IndexCache {
 
     /// Whether an index of about `records` records may be kept.
     pub(crate) fn may_keep(&self, records: usize) -> bool {
-        records.saturating_mul(super::import_index::KEEP_BYTES_PER_RECORD) <= self.budget
+        self.budget > 0
+            && records.saturating_mul(super::import_index::KEEP_BYTES_PER_RECORD) <= self.budget
     }
 
     /// The index kept for `source` if it was kept at `stamp`; an index kept at another stamp is
