@@ -348,6 +348,13 @@ async fn bad_requests_are_4xx_problems_and_write_nothing(db: &DatabaseConnection
     send("{\"records\": [{\"id\": 1}]}", "application/json")
         .await
         .problem(400, "no \"data\" field");
+    // A field given twice: which one counts would depend on the reader.
+    send(
+        "{\"mode\": \"upsert\", \"data\": [{\"id\": \"Z\"}], \"mode\": \"full\"}",
+        "application/json",
+    )
+    .await
+    .problem(400, "the field \"mode\" is given twice at line 1 column 43");
     send("{\"data\": [], \"extra\": 1}", "application/json")
         .await
         .problem(422, "extra");

@@ -48,3 +48,28 @@ fn an_envelope_field_that_is_not_utf8_is_refused_with_its_place() {
         "records were handed on before the envelope was refused"
     );
 }
+
+/// An envelope giving a field twice (`"mode": "fu-ll"`, later `"mode": "full"`): serde_json
+/// takes the last, the import took the first, so what a body asked for depended on the
+/// reader. Refused, saying which field and where its second copy starts.
+#[test]
+fn an_envelope_field_given_twice_is_refused() {
+    let body = br#"{"mode":"fu-ll","data":[{"id":"B"}],"ct":1,"mode":"full"}"#;
+    for chunk in [1, 5, 4096] {
+        let mut seen = 0;
+        let err = for_each_element_in(&body[..], chunk, Shape::ArrayOrObject, |_, _| {
+            seen += 1;
+            Ok(Flow::Continue)
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("the field \"mode\" is given twice at line 1 column 44"),
+            "chunk {chunk}: {err}"
+        );
+        assert_eq!(
+            seen, 1,
+            "the records before the second field are read, no more"
+        );
+    }
+}

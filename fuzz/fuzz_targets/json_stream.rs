@@ -23,6 +23,39 @@ struct Wrapped<'a> {
     data: Vec<&'a RawValue>,
 }
 
+/// The top-level field names of an object, in order, repeats kept (serde_json's map keeps
+/// the last of a repeated field; the scanner refuses a repeated field).
+struct Keys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for Keys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Keys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(key);
+                }
+                Ok(Keys(keys))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+fn repeats_a_field(data: &[u8]) -> bool {
+    serde_json::from_slice::<Keys>(data).is_ok_and(|Keys(keys)| {
+        keys.iter()
+            .enumerate()
+            .any(|(i, key)| keys[..i].contains(key))
+    })
+}
+
 fuzz_target!(|input: &[u8]| {
     let Some((step, chunk, data)) = knobs(input) else {
         return;
@@ -48,6 +81,11 @@ fuzz_target!(|input: &[u8]| {
         // The scanner parses the envelope's other fields; serde_json, skipping them, would
         // not even check that their strings are UTF-8: compare only on JSON text.
         _ if serde_json::from_slice::<Value>(data).is_err() => None,
+        // Refused, for that or for an earlier fault (a "data" that is not an array).
+        _ if repeats_a_field(data) => {
+            assert!(scanned.is_err(), "an object repeating a field is accepted");
+            return;
+        }
         _ => serde_json::from_slice::<Wrapped>(data).ok().map(|w| w.data),
     };
     if let Some(expected) = expected {

@@ -289,14 +289,19 @@ pub fn for_each_element_in(
                     let at = s.here();
                     let (from, to) = s.element()?;
                     let key: String = parse_at(&s.buf[from..to], at)?;
+                    // A field given twice is ambiguous (serde_json would take the last, other
+                    // readers the first): refused where the second one starts.
+                    if key == "data" && data || envelope.iter().any(|(k, _)| *k == key) {
+                        return Err(StreamError::Syntax {
+                            message: format!("the field {key:?} is given twice"),
+                            at,
+                        });
+                    }
                     if s.peek_token()? != Some(b':') {
                         return Err(s.syntax("expected `:`"));
                     }
                     s.pos += 1;
                     if key == "data" {
-                        if data {
-                            return Err(s.syntax("the field \"data\" is given twice"));
-                        }
                         data = true;
                         if s.peek_token()? != Some(b'[') {
                             return Err(s.syntax("\"data\" must be an array of records"));
@@ -535,6 +540,10 @@ mod tests {
             (r#"{"mode": "full"}"#, "no \"data\" field"),
             (r#"{"data": {"id": 1}}"#, "must be an array"),
             (r#"{"data": [], "data": []}"#, "given twice"),
+            (
+                r#"{"mode": "upsert", "data": [], "mode": "full"}"#,
+                "the field \"mode\" is given twice at line 1 column 32",
+            ),
             (r#"{data: []}"#, "field name in double quotes"),
             (r#"{"data" []}"#, "expected `:`"),
             (r#"{"data": [] "mode": 1}"#, "expected `,` or `}`"),
