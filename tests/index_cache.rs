@@ -7,6 +7,7 @@ mod common;
 
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use sync_manager::AppError;
 use sync_manager::ids::{RunId, SourceId, TenantId};
 use sync_manager::service::imports::{self, ImportInput, ImportMode, ImportOptions, ImportOutcome};
@@ -17,7 +18,8 @@ use sync_manager::service::{Actor, snapshots, sources, tenants};
 
 backend_tests!(
     a_kept_index_decides_as_a_read_one,
-    a_kept_index_stays_within_its_budget
+    a_kept_index_stays_within_its_budget,
+    a_kept_index_of_several_batches_names_each_row
 );
 
 /// A small deterministic generator (the same rounds on every run).
@@ -128,7 +130,7 @@ async fn a_kept_index_decides_as_a_read_one(db: &DatabaseConnection) {
         manual_source(db, tenant, "kept").await,
         manual_source(db, tenant, "read").await,
     );
-    let cache = IndexCache::default();
+    let cache = Arc::new(IndexCache::default());
     let actor = Actor::cli();
     let mut rng = Rng(7);
     let mut last_runs: Option<(RunId, RunId)> = None;
@@ -266,8 +268,8 @@ async fn a_kept_index_stays_within_its_budget(db: &DatabaseConnection) {
             .collect();
         serde_json::to_vec(&list).unwrap()
     };
-    let import = async |cache: &IndexCache, source, bytes: &[u8]| {
-        imports::import_keeping_index(
+    let import = async |cache: &Arc<IndexCache>, source, bytes: &[u8]| {
+        let outcome = imports::import_keeping_index(
             db,
             cache,
             tenant,
@@ -278,10 +280,13 @@ async fn a_kept_index_stays_within_its_budget(db: &DatabaseConnection) {
             None,
         )
         .await
-        .unwrap()
+        .unwrap();
+        // What the import keeps is made after it answers.
+        cache.settled().await;
+        outcome
     };
     // Too small for anything: every import reads the records, and decides right.
-    let none = IndexCache::new(1000);
+    let none = Arc::new(IndexCache::new(1000));
     let first = import(&none, one, &listings(200)).await;
     assert_eq!(first.stats.created, 200);
     let again = import(&none, one, &listings(200)).await;
@@ -289,7 +294,7 @@ async fn a_kept_index_stays_within_its_budget(db: &DatabaseConnection) {
     assert_eq!((none.records(), none.hits()), (0, 0));
 
     // Room for one source's index: the one imported last is kept.
-    let room = IndexCache::new(200 * 210);
+    let room = Arc::new(IndexCache::new(200 * 210));
     import(&room, one, &listings(200)).await;
     assert_eq!(room.records(), 200);
     import(&room, two, &listings(200)).await;
@@ -312,4 +317,62 @@ async fn a_kept_index_stays_within_its_budget(db: &DatabaseConnection) {
         (200, 2),
         "one is kept now"
     );
+}
+
+/// A new import of several write batches (new rows get their ids from the import on SQLite,
+/// counted on from one read): the kept index then names each record's row, so the next import
+/// snapshots the right rows, as an import that reads the index does.
+async fn a_kept_index_of_several_batches_names_each_row(db: &DatabaseConnection) {
+    let (tenant, _) = tenants::create(db, "Agency", None).await.unwrap();
+    let tenant = TenantId(tenant.id);
+    let (kept, read) = (
+        manual_source(db, tenant, "kept").await,
+        manual_source(db, tenant, "read").await,
+    );
+    let cache = Arc::new(IndexCache::default());
+    let actor = Actor::cli();
+    let listings = |bump: u32| {
+        let list: Vec<Value> = (0..2_500u32)
+            .map(|i| json!({"id": format!("L{i}"), "price": i + if i % 3 == 0 { bump } else { 0 }}))
+            .collect();
+        serde_json::to_vec(&list).unwrap()
+    };
+    for (round, bytes) in [listings(0), listings(1)].iter().enumerate() {
+        let opts = ImportOptions::default();
+        let a = imports::import_keeping_index(
+            db,
+            &cache,
+            tenant,
+            kept,
+            body(bytes),
+            opts,
+            &actor,
+            None,
+        )
+        .await;
+        cache.settled().await;
+        let b = imports::import(db, tenant, read, body(bytes), opts, &actor, None).await;
+        assert_eq!(answer(&a), answer(&b), "import {round}");
+    }
+    assert_eq!(cache.hits(), 1, "the second import took the kept index");
+    assert_eq!(
+        records(db, tenant, kept).await,
+        records(db, tenant, read).await
+    );
+    let kind = snapshots::PropertyKind::Source;
+    for i in (0..2_500).step_by(3) {
+        let id = format!("L{i}");
+        let mut history = Vec::new();
+        for source in [kept, read] {
+            let p = properties::get_source(db, tenant, source, &id)
+                .await
+                .unwrap();
+            let list = snapshots::list_for_property(db, tenant, kind, p.id)
+                .await
+                .unwrap();
+            history.push(list.into_iter().map(|s| s.data).collect::<Vec<_>>());
+        }
+        assert_eq!(history[0], history[1], "snapshots of {id}");
+        assert_eq!(history[0].len(), 1, "{id} changed once");
+    }
 }

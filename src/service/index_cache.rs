@@ -8,7 +8,9 @@
 //! after it holds the source's exclusive lock, and takes a kept index only when the stamp is
 //! the same: no writer can have changed the records since the index was kept. After it commits,
 //! the import keeps what the source now holds (the index it read, with its own writes applied),
-//! stamped with the state read just before its commit, while it still held the lock. A stamp
+//! stamped with the state read just before its commit, while it still held the lock (made on
+//! a blocking thread after the import has answered; the next import of the source waits for
+//! it, and one that gets the lock before it is registered reads the database). A stamp
 //! never comes back once it has moved, so a kept index is either exactly the source's records
 //! or never used.
 use super::import_index::Stored;
@@ -62,6 +64,9 @@ pub struct IndexCache {
 #[derive(Default)]
 struct Inner {
     by_source: HashMap<SourceId, Kept>,
+    /// The sources whose index an import that has answered is still making (`keep_later`),
+    /// each with a lock the making holds until the index is kept.
+    making: HashMap<SourceId, Arc<tokio::sync::Mutex<()>>>,
     clock: u64,
     /// Imports that took a kept index.
     hits: u64,
@@ -141,6 +146,61 @@ impl IndexCache {
                 used,
             },
         );
+    }
+
+    /// Makes what `source` holds at `stamp` with `make` on a blocking thread and keeps it (or
+    /// forgets the source's index when `make` gives none), so that the import which wrote it
+    /// answers without waiting; the next import of the source waits for it (`settle`).
+    pub(crate) fn keep_later(
+        self: &Arc<Self>,
+        source: SourceId,
+        stamp: Stamp,
+        make: impl FnOnce() -> Option<Stored> + Send + 'static,
+    ) {
+        let gate = Arc::new(tokio::sync::Mutex::new(()));
+        let held = gate.clone().try_lock_owned().expect("a new lock is free");
+        self.inner().making.insert(source, gate.clone());
+        let cache = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            match make() {
+                Some(stored) => cache.put(source, stamp, stored),
+                None => cache.forget(source),
+            }
+            let mut inner = cache.inner();
+            if inner
+                .making
+                .get(&source)
+                .is_some_and(|g| Arc::ptr_eq(g, &gate))
+            {
+                inner.making.remove(&source);
+            }
+            let kept: usize = inner.by_source.values().map(|k| k.stored.len()).sum();
+            drop(inner);
+            drop(held);
+            tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                kept,
+                "import: index kept"
+            );
+        });
+    }
+
+    /// Waits until no index of `source` is being made (an import calls it before `get`).
+    pub(crate) async fn settle(&self, source: SourceId) {
+        let gate = self.inner().making.get(&source).cloned();
+        if let Some(gate) = gate {
+            drop(gate.lock().await);
+        }
+    }
+
+    /// Waits until no index is being made (for tests: what an import keeps is kept once
+    /// this returns).
+    pub async fn settled(&self) {
+        let gates: Vec<_> = self.inner().making.values().cloned().collect();
+        for gate in gates {
+            drop(gate.lock().await);
+        }
     }
 
     /// Forgets what is kept for `source`.
