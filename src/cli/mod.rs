@@ -111,7 +111,7 @@ impl Ctx {
 
     /// Connects and applies pending migrations (a pool for the server).
     pub async fn server_db(&self) -> anyhow::Result<DatabaseConnection> {
-        self.open(crate::db::Use::Server).await
+        self.open(crate::db::Use::Serve).await
     }
 
     async fn open(&self, usage: crate::db::Use) -> anyhow::Result<DatabaseConnection> {

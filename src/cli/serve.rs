@@ -115,6 +115,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         })
         .unwrap_or_else(|| "127.0.0.1:8000".to_string());
     let db = ctx.server_db().await?;
+    crate::db::checkpoint_in_background(db.clone());
     match super::admin_key(&db).await? {
         super::AdminKey::Generated(key) => {
             outln!("Admin key: {key} (save it now: it is not shown again)")
