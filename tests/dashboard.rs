@@ -277,7 +277,9 @@ async fn every_page_renders_with_its_headers_and_escapes_data(db: &DatabaseConne
     // The overview shows the open warning (no "all good" while it is open).
     let (_, html, _) = b.get("/ui").await;
     assert!(
-        html.contains("1 open warning") && !html.contains("No open warnings"),
+        html.contains("1 open warning")
+            && html.contains("1 conflict.")
+            && !html.contains("No open warnings"),
         "{html}"
     );
     // The warning page labels each choice with the value it keeps.

@@ -23,7 +23,8 @@ struct OverviewPage {
     layout: Layout,
     sources: Vec<EndpointRow>,
     targets: Vec<EndpointRow>,
-    open_by_kind: Vec<(String, u64)>,
+    /// "3 conflicts", "1 rejected record", … (most first).
+    open_by_kind: Vec<String>,
     open: u64,
     runs: Vec<RunRow>,
     bars: Vec<Bar>,
@@ -67,7 +68,11 @@ pub async fn page(viewed: Viewed, Data(state): Data<&AppState>) -> UiResult {
             })
             .collect(),
         open: o.open_warnings(),
-        open_by_kind: o.open_by_kind.clone(),
+        open_by_kind: o
+            .open_by_kind
+            .iter()
+            .map(|(kind, n)| view::warnings_of_kind(*n, kind))
+            .collect(),
         runs: o.runs.iter().take(10).map(RunRow::of).collect(),
         chart_width: (bars.len() as u32 * 20).max(20),
         chart_height: view::CHART_HEIGHT,

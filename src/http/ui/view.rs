@@ -86,6 +86,19 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// "3 conflicts", "1 rejected record": a count of open warnings of a kind, in words.
+pub fn warnings_of_kind(n: u64, kind: &str) -> String {
+    let (one, many) = match kind {
+        "conflict" => ("conflict", "conflicts"),
+        "kept_target" => ("edit kept on its target", "edits kept on their targets"),
+        "overwritten" => ("edit overwritten", "edits overwritten"),
+        "deleted_manual" => ("edited record deleted", "edited records deleted"),
+        "rejected" => ("rejected record", "rejected records"),
+        other => (other, other),
+    };
+    plural(n, one, many)
+}
+
 /// How long a run took, in words.
 pub fn duration(run: &runs::Model) -> String {
     match run.finished_at {
@@ -288,6 +301,9 @@ mod tests {
     fn words() {
         assert_eq!(plural(1, "record", "records"), "1 record");
         assert_eq!(plural(0, "record", "records"), "0 records");
+        assert_eq!(warnings_of_kind(3, "conflict"), "3 conflicts");
+        assert_eq!(warnings_of_kind(1, "conflict"), "1 conflict");
+        assert_eq!(warnings_of_kind(2, "rejected"), "2 rejected records");
         assert_eq!(
             counts(&serde_json::json!({"created": 2, "updated": 0, "rejected": 1})),
             "2 created, 1 rejected"
