@@ -32,13 +32,7 @@ fn an_envelope_field_that_is_not_utf8_is_refused_with_its_place() {
     let mut body = b"{\"*ode\":\"".to_vec();
     body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
     body.extend_from_slice(b"fu)ll\",\"data\":[{\"id\":\"A\"},{\"id\":\"B\"}],\"strict\":false}");
-    let mut seen = 0;
-    let err = for_each_element_in(&body[..], 7, Shape::ArrayOrObject, |_, _| {
-        seen += 1;
-        Ok(Flow::Continue)
-    })
-    .unwrap_err()
-    .to_string();
+    let (err, seen) = refusal(&body, 7);
     assert!(
         err.contains("invalid unicode code point at line 1 column 10"),
         "{err}"
@@ -56,13 +50,7 @@ fn an_envelope_field_that_is_not_utf8_is_refused_with_its_place() {
 fn an_envelope_field_given_twice_is_refused() {
     let body = br#"{"mode":"fu-ll","data":[{"id":"B"}],"ct":1,"mode":"full"}"#;
     for chunk in [1, 5, 4096] {
-        let mut seen = 0;
-        let err = for_each_element_in(&body[..], chunk, Shape::ArrayOrObject, |_, _| {
-            seen += 1;
-            Ok(Flow::Continue)
-        })
-        .unwrap_err()
-        .to_string();
+        let (err, seen) = refusal(body, chunk);
         assert!(
             err.contains("the field \"mode\" is given twice at line 1 column 44"),
             "chunk {chunk}: {err}"
@@ -72,4 +60,17 @@ fn an_envelope_field_given_twice_is_refused() {
             "the records before the second field are read, no more"
         );
     }
+}
+
+/// The error an import body (read `chunk` bytes at a time) is refused with, and how many
+/// records were handed on before it.
+fn refusal(body: &[u8], chunk: usize) -> (String, usize) {
+    let mut seen = 0;
+    let err = for_each_element_in(body, chunk, Shape::ArrayOrObject, |_, _| {
+        seen += 1;
+        Ok(Flow::Continue)
+    })
+    .unwrap_err()
+    .to_string();
+    (err, seen)
 }

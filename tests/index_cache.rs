@@ -50,6 +50,36 @@ async fn manual_source(db: &DatabaseConnection, tenant: TenantId, name: &str) ->
     SourceId(source.id)
 }
 
+/// A new tenant with two manual sources named `names`.
+async fn tenant_with_two_sources(
+    db: &DatabaseConnection,
+    names: [&str; 2],
+) -> (TenantId, SourceId, SourceId) {
+    let (tenant, _) = tenants::create(db, "Agency", None).await.unwrap();
+    let tenant = TenantId(tenant.id);
+    let first = manual_source(db, tenant, names[0]).await;
+    let second = manual_source(db, tenant, names[1]).await;
+    (tenant, first, second)
+}
+
+type Outcome = Result<ImportOutcome, AppError>;
+
+/// The same import into `kept` through `cache` and into `read` reading its index.
+async fn import_twins(
+    db: &DatabaseConnection,
+    cache: &Arc<IndexCache>,
+    tenant: TenantId,
+    (kept, read): (SourceId, SourceId),
+    bytes: &[u8],
+    opts: ImportOptions,
+) -> (Outcome, Outcome) {
+    let actor = Actor::cli();
+    let a = imports::import_keeping_index(db, cache, tenant, kept, body(bytes), opts, &actor, None)
+        .await;
+    let b = imports::import(db, tenant, read, body(bytes), opts, &actor, None).await;
+    (a, b)
+}
+
 fn body(bytes: &[u8]) -> ImportInput {
     ImportInput::Body(
         Box::new(std::io::Cursor::new(bytes.to_vec())),
@@ -124,12 +154,7 @@ fn import_body(rng: &mut Rng) -> Vec<u8> {
 }
 
 async fn a_kept_index_decides_as_a_read_one(db: &DatabaseConnection) {
-    let (tenant, _) = tenants::create(db, "Agency", None).await.unwrap();
-    let tenant = TenantId(tenant.id);
-    let (kept, read) = (
-        manual_source(db, tenant, "kept").await,
-        manual_source(db, tenant, "read").await,
-    );
+    let (tenant, kept, read) = tenant_with_two_sources(db, ["kept", "read"]).await;
     let cache = Arc::new(IndexCache::default());
     let actor = Actor::cli();
     let mut rng = Rng(7);
@@ -157,18 +182,7 @@ async fn a_kept_index_decides_as_a_read_one(db: &DatabaseConnection) {
                     dry_run: rng.below(8) == 0,
                 };
                 step = format!("import {opts:?} {}", String::from_utf8_lossy(&bytes));
-                let a = imports::import_keeping_index(
-                    db,
-                    &cache,
-                    tenant,
-                    kept,
-                    body(&bytes),
-                    opts,
-                    &actor,
-                    None,
-                )
-                .await;
-                let b = imports::import(db, tenant, read, body(&bytes), opts, &actor, None).await;
+                let (a, b) = import_twins(db, &cache, tenant, (kept, read), &bytes, opts).await;
                 if let (Ok(a), Ok(b)) = (&a, &b)
                     && let (Some(ra), Some(rb)) = (a.run_id, b.run_id)
                 {
@@ -254,12 +268,7 @@ async fn a_kept_index_decides_as_a_read_one(db: &DatabaseConnection) {
 }
 
 async fn a_kept_index_stays_within_its_budget(db: &DatabaseConnection) {
-    let (tenant, _) = tenants::create(db, "Agency", None).await.unwrap();
-    let tenant = TenantId(tenant.id);
-    let (one, two) = (
-        manual_source(db, tenant, "one").await,
-        manual_source(db, tenant, "two").await,
-    );
+    let (tenant, one, two) = tenant_with_two_sources(db, ["one", "two"]).await;
     let actor = Actor::cli();
     // Ids of about 80 bytes: one source's index fits in 200 × 210 bytes, two do not.
     let listings = |n: u32| {
@@ -323,14 +332,8 @@ async fn a_kept_index_stays_within_its_budget(db: &DatabaseConnection) {
 /// counted on from one read): the kept index then names each record's row, so the next import
 /// snapshots the right rows, as an import that reads the index does.
 async fn a_kept_index_of_several_batches_names_each_row(db: &DatabaseConnection) {
-    let (tenant, _) = tenants::create(db, "Agency", None).await.unwrap();
-    let tenant = TenantId(tenant.id);
-    let (kept, read) = (
-        manual_source(db, tenant, "kept").await,
-        manual_source(db, tenant, "read").await,
-    );
+    let (tenant, kept, read) = tenant_with_two_sources(db, ["kept", "read"]).await;
     let cache = Arc::new(IndexCache::default());
-    let actor = Actor::cli();
     let listings = |bump: u32| {
         let list: Vec<Value> = (0..2_500u32)
             .map(|i| json!({"id": format!("L{i}"), "price": i + if i % 3 == 0 { bump } else { 0 }}))
@@ -339,19 +342,7 @@ async fn a_kept_index_of_several_batches_names_each_row(db: &DatabaseConnection)
     };
     for (round, bytes) in [listings(0), listings(1)].iter().enumerate() {
         let opts = ImportOptions::default();
-        let a = imports::import_keeping_index(
-            db,
-            &cache,
-            tenant,
-            kept,
-            body(bytes),
-            opts,
-            &actor,
-            None,
-        )
-        .await;
-        cache.settled().await;
-        let b = imports::import(db, tenant, read, body(bytes), opts, &actor, None).await;
+        let (a, b) = import_twins(db, &cache, tenant, (kept, read), bytes, opts).await;
         assert_eq!(answer(&a), answer(&b), "import {round}");
     }
     assert_eq!(cache.hits(), 1, "the second import took the kept index");

@@ -934,10 +934,10 @@ impl Writer<'_> {
                 // New rows' ids, for the index kept after the import: SQLite's are given here
                 // (see `next_id`), PostgreSQL's come back from `RETURNING`.
                 let mut next_id = match (upsert, self.backend, &self.written) {
-                    (false, DbBackend::Sqlite, Some(_)) => match self.next_row_id {
-                        Some(id) => Some(id),
-                        None => Some(self.next_id().await?),
-                    },
+                    (false, DbBackend::Sqlite, Some(_)) => Some(match self.next_row_id {
+                        Some(id) => id,
+                        None => self.next_id().await?,
+                    }),
                     _ => None,
                 };
                 let id_column = if next_id.is_some() { "id, " } else { "" };

@@ -175,12 +175,11 @@ impl IndexCache {
             {
                 inner.making.remove(&source);
             }
-            let kept: usize = inner.by_source.values().map(|k| k.stored.len()).sum();
             drop(inner);
             drop(held);
             tracing::debug!(
                 ms = started.elapsed().as_millis() as u64,
-                kept,
+                kept = cache.records(),
                 "import: index kept"
             );
         });
