@@ -105,6 +105,13 @@ pub fn resolve_database_url(flag: Option<&str>) -> Result<DatabaseUrl, String> {
     }
 }
 
+/// Where `serve` listens when `--bind` is not given: env `SYNC_MANAGER_BIND`, if set.
+pub fn bind_from_env() -> Option<String> {
+    std::env::var("SYNC_MANAGER_BIND")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

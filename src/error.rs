@@ -16,7 +16,7 @@ pub enum AppError {
     #[error("{0}")]
     Malformed(String),
     /// A strict import rejected the whole batch because of these records.
-    #[error("strict import rejected the whole batch: {} invalid record(s); first: record {}: {}", .errors.len(), .errors.first().map(|e| e.index).unwrap_or(0), .errors.first().map(|e| e.reason.as_str()).unwrap_or(""))]
+    #[error("strict import rejected the whole batch: {}; first: record {}: {}", crate::domain::words::count_of(.errors.len() as u64, "invalid record", "invalid records"), .errors.first().map(|e| e.index).unwrap_or(0), .errors.first().map(|e| e.reason.as_str()).unwrap_or(""))]
     Rejected { errors: Vec<RecordError> },
     /// The request is valid but refused in the current state (e.g. the mass-delete guard).
     #[error("{0}")]

@@ -20,6 +20,9 @@ backend_tests!(
     history_manual_entry_keys_admin_and_cleanup,
     oversize_bodies_are_413_with_or_without_length,
     list_pages_follow_every_write,
+    unknown_settings_are_refused_with_the_known_ones,
+    changed_since_lists_deletions_too,
+    one_rule_for_input,
 );
 
 use common::api::{Api, setup};
@@ -1019,4 +1022,244 @@ async fn list_pages_follow_every_write(db: &DatabaseConnection) {
         page(format!("{targets}&has_manual_changes=true")).await.0,
         Some(1)
     );
+}
+
+/// Issue 20 §1: a setting a type does not understand is refused (422 naming the settings it
+/// understands), never stored to do nothing; the documentation says what each type does today.
+async fn unknown_settings_are_refused_with_the_known_ones(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let refused = [
+        (
+            "/targets",
+            json!({"name": "hook", "type": "webhook", "config": {"url": "https://example.com/h"}}),
+            "\"url\" is not a setting of a webhook target (records are kept here; nothing is sent yet); the settings it understands are: conflict_policy, delete_policy",
+        ),
+        (
+            "/targets",
+            json!({"name": "db", "type": "database", "config": {"database_url": "postgres://x"}}),
+            "\"database_url\" is not a setting of a database target",
+        ),
+        (
+            "/sources",
+            json!({"name": "portal", "type": "api", "config": {"url": "https://portal"}}),
+            "the settings it understands are: max_delete_fraction",
+        ),
+        (
+            "/targets",
+            json!({"name": "out", "config": {"schedule": "0 3 * * *", "path": "/srv/out"}}),
+            "\"path\", \"schedule\" are not settings of a website target",
+        ),
+    ];
+    for (path, body, needle) in refused {
+        api.call("POST", path, Some(body))
+            .await
+            .problem(422, needle);
+    }
+    // Nothing was stored.
+    assert_eq!(
+        api.call("GET", "/targets", None).await.expect(200),
+        json!([])
+    );
+    assert_eq!(
+        api.call("GET", "/sources", None).await.expect(200),
+        json!([])
+    );
+    // The settings each type understands are taken, and a change is checked the same way.
+    let t = api
+        .call(
+            "POST",
+            "/targets",
+            Some(json!({"name": "site", "config": {"conflict_policy": "keep_target"}})),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    api.call(
+        "PATCH",
+        &format!("/targets/{t}"),
+        Some(json!({"config": {"conflict_policy": "merge", "webhook": "x"}})),
+    )
+    .await
+    .problem(422, "\"webhook\" is not a setting of a website target");
+    let kept = api
+        .call("GET", &format!("/targets/{t}"), None)
+        .await
+        .expect(200);
+    assert_eq!(kept["config"], json!({"conflict_policy": "keep_target"}));
+    // The document says what a type does today.
+    let doc = api
+        .call("GET", "/openapi.json", None)
+        .await
+        .expect(200)
+        .to_string();
+    assert!(
+        doc.contains("nothing is sent yet"),
+        "the types are explained in /docs"
+    );
+}
+
+/// Issue 20 §2: a website polling `changed_since` hears of the listings the sync deleted;
+/// `include_deleted=true` lists deleted records in a whole list (sources and targets).
+async fn changed_since_lists_deletions_too(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let s = api.create("/sources", "portal").await;
+    let t = api.create("/targets", "website").await;
+    let import = format!("/sources/{s}/import");
+    api.call(
+        "POST",
+        &import,
+        Some(json!({"data": [listing(1, 100), listing(2, 200), listing(3, 300)]})),
+    )
+    .await
+    .expect(200);
+    api.call("POST", &format!("/sync/{s}/{t}"), None)
+        .await
+        .expect(200);
+    let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    // P002 is sold: the next full import leaves it out, the sync deletes it on the website.
+    api.call(
+        "POST",
+        &import,
+        Some(json!({"data": [listing(1, 100), listing(3, 333)], "mode": "full"})),
+    )
+    .await
+    .expect(200);
+    api.call("POST", &format!("/sync/{s}/{t}"), None)
+        .await
+        .expect(200);
+    let since_q: String = form_urlencoded::byte_serialize(since.as_bytes()).collect();
+    for (owner, id) in [("targets", t), ("sources", s)] {
+        let changes = api
+            .call(
+                "GET",
+                &format!("/{owner}/{id}/properties?changed_since={since_q}"),
+                None,
+            )
+            .await;
+        assert_eq!(changes.total, Some(2), "{owner}: {}", changes.body);
+        let items = changes.body.as_array().unwrap().clone();
+        let ids: Vec<&str> = items
+            .iter()
+            .map(|i| i["external_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["P002", "P003"], "{owner}");
+        assert!(items[0]["deleted_at"].is_string(), "{owner}: {}", items[0]);
+        assert!(items[1]["deleted_at"].is_null());
+        // A page of it, the same.
+        let page = api
+            .call(
+                "GET",
+                &format!("/{owner}/{id}/properties?changed_since={since_q}&limit=1"),
+                None,
+            )
+            .await;
+        assert_eq!(page.body[0]["external_id"], "P002");
+        assert!(page.link.unwrap().contains("changed_since="));
+        // The whole list leaves it out, unless asked.
+        let live = api
+            .call("GET", &format!("/{owner}/{id}/properties"), None)
+            .await;
+        assert_eq!(live.total, Some(2));
+        let all = api
+            .call(
+                "GET",
+                &format!("/{owner}/{id}/properties?include_deleted=true"),
+                None,
+            )
+            .await;
+        assert_eq!(all.total, Some(3), "{owner}: {}", all.body);
+        assert!(all.body[1]["deleted_at"].is_string());
+        let paged = api
+            .call(
+                "GET",
+                &format!("/{owner}/{id}/properties?include_deleted=true&limit=2"),
+                None,
+            )
+            .await;
+        assert_eq!(paged.body.as_array().unwrap().len(), 2);
+        assert!(paged.link.unwrap().contains("include_deleted=true"));
+    }
+    api.call(
+        "GET",
+        &format!("/targets/{t}/properties?include_deleted=maybe"),
+        None,
+    )
+    .await
+    .problem(400, "include_deleted must be true or false");
+}
+
+/// Issue 20 §9 and §10: the API takes what the CLI and the dashboard take (an array,
+/// `{"data": [...]}`, NDJSON) and refuses anything else the same clear way; a patch without
+/// `data` says what a patch looks like.
+async fn one_rule_for_input(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let s = api.create("/sources", "portal").await;
+    let t = api.create("/targets", "website").await;
+    let import = format!("/sources/{s}/import?dry_run=true");
+    let send = async |body: &str, ct: &str| {
+        api.raw(
+            "POST",
+            &import,
+            Some((body.to_string(), ct)),
+            Some(&api.key),
+        )
+        .await
+    };
+    for (body, ct) in [
+        ("[{\"id\": 1}, {\"id\": 2}]", "application/json"),
+        ("{\"data\": [{\"id\": 1}, {\"id\": 2}]}", "application/json"),
+        ("{\"id\": 1}\n{\"id\": 2}\n", "application/json"),
+        ("{\"id\": 1}\n{\"id\": 2}", "application/x-ndjson"),
+        ("{\"id\": 1}", "application/x-ndjson"),
+    ] {
+        let out = send(body, ct).await.expect(200);
+        let want = if body.contains("2") { 2 } else { 1 };
+        assert_eq!(out["stats"]["created"], want, "{body:?} as {ct}");
+    }
+    send("{\"id\": 1, \"title\": \"Villa\"}", "application/json")
+        .await
+        .problem(400, "this is a single object");
+    send("id,title\nP1,Villa\n", "application/json")
+        .await
+        .problem(400, "this file looks like CSV: CSV import is not there yet");
+    send("  \n", "application/json")
+        .await
+        .problem(400, "the input is empty");
+    send("", "application/x-www-form-urlencoded")
+        .await
+        .problem(400, "the input is empty");
+    // No body and no content type at all (curl -X POST).
+    let resp = api
+        .cli
+        .post(&import)
+        .header("X-API-Key", &api.key)
+        .send()
+        .await;
+    resp.assert_status(StatusCode::BAD_REQUEST);
+    let text = resp.0.into_body().into_string().await.unwrap();
+    assert!(text.contains("the input is empty"), "{text}");
+    // Nothing was written by any of it.
+    let records = api
+        .call("GET", &format!("/sources/{s}/properties"), None)
+        .await;
+    assert_eq!(records.total, Some(0));
+    // A patch without "data".
+    api.call(
+        "POST",
+        &format!("/sources/{s}/import"),
+        Some(json!([listing(1, 100)])),
+    )
+    .await
+    .expect(200);
+    api.call("POST", &format!("/sync/{s}/{t}"), None)
+        .await
+        .expect(200);
+    api.call(
+        "PATCH",
+        &format!("/targets/{t}/properties/P001"),
+        Some(json!({"title": "New"})),
+    )
+    .await
+    .problem(422, "a patch must look like {\"data\": {...}}");
 }

@@ -171,13 +171,17 @@ async fn run_scenarios(c: &Client, site: &Site, admin_key: &str, passed: &mut Ve
     shot(c, "sync-plan").await;
     click(c, "#confirm button[type=submit]").await;
     wait_text(c, "synced:").await;
+    // The result says where the conflicts are; its link leads to them, by title.
+    wait_text(c, "3 conflicts need a decision →").await;
+    shot(c, "sync-result").await;
+    click(c, "p.flash a.next").await;
+    let html = wait_text(c, "P1 edited on the website").await;
+    assert!(html.contains("changed on both sides"), "kinds in words");
+    assert!(html.contains("3 warnings."), "{html}");
+    shot(c, "warnings").await;
     c.goto(&format!("{base}/ui")).await.unwrap();
     wait_text(c, "3 open warnings").await;
     shot(c, "overview").await;
-    c.goto(&format!("{base}/ui/warnings")).await.unwrap();
-    let html = wait_text(c, "P1").await;
-    assert!(html.contains("conflict"));
-    shot(c, "warnings").await;
     passed.push("see the warnings a conflicting sync raised");
 
     // 3. One warning, field by field: keep the website's title, take the source's price.
@@ -213,7 +217,7 @@ async fn run_scenarios(c: &Client, site: &Site, admin_key: &str, passed: &mut Ve
     wait_text(c, "for 4 fields of 2 records").await;
     shot(c, "bulk-confirm").await;
     click(c, "#confirm button[type=submit]").await;
-    wait_text(c, "2 warning(s) resolved").await;
+    wait_text(c, "2 warnings resolved").await;
     let p3 = site.api("GET", &format!("/targets/{t}/properties/P3"), None);
     assert_eq!(p3["data"]["title"], "Flat two");
     passed.push("bulk-resolve");
@@ -251,6 +255,12 @@ async fn run_scenarios(c: &Client, site: &Site, admin_key: &str, passed: &mut Ve
     assert!(
         preview.contains("no &quot;external_id&quot;") || preview.contains("no \"external_id\"")
     );
+    // The records it would change, by title, with what changes.
+    assert!(
+        preview.contains("Villa three") && preview.contains("price and title"),
+        "{preview}"
+    );
+    assert!(preview.contains("New flat"), "{preview}");
     shot(c, "import-preview").await;
     let n1 = site.server.api(
         "GET",
@@ -261,6 +271,7 @@ async fn run_scenarios(c: &Client, site: &Site, admin_key: &str, passed: &mut Ve
     assert_eq!(n1.0, 404, "nothing is imported before the confirmation");
     click(c, "#confirm button[type=submit]:not([name])").await;
     wait_text(c, "1 created, 1 updated").await;
+    wait_text(c, "now sync it to website →").await;
     let n1 = site.server.api(
         "GET",
         &format!("/sources/{s}/properties/N1"),

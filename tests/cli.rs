@@ -280,7 +280,7 @@ async fn bad_input_gives_clear_errors_and_writes_nothing(env: Env) {
     );
     let err = env.fail(&["import", &t, &s, p(&mixed), "--strict"]);
     assert!(
-        err.contains("strict import rejected the whole batch: 2 invalid record(s)"),
+        err.contains("strict import rejected the whole batch: 2 invalid records"),
         "{err}"
     );
     assert!(err.contains("record 1:"), "{err}");
@@ -330,7 +330,7 @@ async fn bad_input_gives_clear_errors_and_writes_nothing(env: Env) {
     // Without --strict the valid records go in, the others are reported, and the exit status
     // (3) tells a cron job that some were rejected.
     let (out, err) = env.exits(3, &["import", &t, &s, p(&mixed)]);
-    assert!(err.contains("2 record(s) were rejected"), "{err}");
+    assert!(err.contains("2 records were rejected"), "{err}");
     assert!(
         out.contains("Created: 2") && out.contains("Rejected: 2"),
         "{out}"
@@ -471,7 +471,9 @@ cli_tests!(
     dry_runs_restore_rollback_cleanup,
     bad_input_gives_clear_errors_and_writes_nothing,
     reimport_from_a_file_counts_every_record_once,
-    idempotency_keys_make_retries_safe
+    idempotency_keys_make_retries_safe,
+    formats_settings_and_warnings_like_the_api,
+    a_lost_admin_key_is_rotated
 );
 
 #[test]
@@ -528,5 +530,253 @@ fn a_closed_stdout_ends_the_command_quietly() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+/// Issue 20 §1, §7, §9, §10: the CLI refuses settings a type does not understand, reads the
+/// formats the API reads (and refuses the others the same way), shows a dry run's records
+/// with their titles, and exits 4 with `--fail-on-warnings` when a run raised warnings.
+async fn formats_settings_and_warnings_like_the_api(env: Env) {
+    let (t, s, g) = env.setup("{\"conflict_policy\": \"merge\"}");
+    let err = env.fail(&[
+        "target",
+        "create",
+        &t,
+        "hook",
+        "--type",
+        "webhook",
+        "--config",
+        "{\"url\": \"https://example.com/hook\"}",
+    ]);
+    assert!(
+        err.contains("\"url\" is not a setting of a webhook target (records are kept here; nothing is sent yet); the settings it understands are: conflict_policy, delete_policy"),
+        "{err}"
+    );
+    let err = env.fail(&[
+        "source",
+        "update",
+        &t,
+        &s,
+        "--config",
+        "{\"inbox\": \"in\"}",
+    ]);
+    assert!(err.contains("max_delete_fraction"), "{err}");
+    // The same formats as the API: {"data": [...]}, NDJSON by name or by content.
+    let dir = env.dir.path();
+    std::fs::write(
+        dir.join("env.json"),
+        r#"{"data": [{"id": "A1", "title": "Flat"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("lines.ndjson"),
+        "{\"id\": \"A2\", \"title\": \"Loft\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("lines.json"),
+        "{\"id\": \"A3\"}\n{\"id\": \"A4\"}\n",
+    )
+    .unwrap();
+    for (file, created) in [("env.json", 1), ("lines.ndjson", 1), ("lines.json", 2)] {
+        let out = env.json(&["import", &t, &s, p(&dir.join(file))]);
+        assert_eq!(out["stats"]["created"], created, "{file}: {out}");
+    }
+    // Anything else: the API's words, nothing written.
+    std::fs::write(dir.join("one.json"), r#"{"id": "B1", "title": "Villa"}"#).unwrap();
+    std::fs::write(dir.join("export.csv"), "id,title\nB2,Villa\n").unwrap();
+    std::fs::write(dir.join("export.txt"), "id;title\nB2;Villa\n").unwrap();
+    std::fs::write(dir.join("empty.json"), "\n").unwrap();
+    for (file, said) in [
+        ("one.json", "this is a single object"),
+        (
+            "export.csv",
+            "this file looks like CSV: CSV import is not there yet",
+        ),
+        ("export.txt", "this file looks like CSV"),
+        ("empty.json", "the input is empty"),
+    ] {
+        let err = env.fail(&["import", &t, &s, p(&dir.join(file))]);
+        assert!(err.contains(said), "{file}: {err}");
+    }
+    let mut stdin = env.cmd(&["import", &t, &s, "-"]);
+    let out = stdin.write_stdin("{\"id\": \"B3\"}").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("this is a single object"),
+        "{out:?}"
+    );
+    let listed = env.json(&["property", "list", &t, "--source", &s]);
+    assert_eq!(listed.as_array().unwrap().len(), 4, "{listed}");
+    // A dry run names the records it would change.
+    let changed =
+        json!([{"id": "A1", "title": "Flat", "price": 5}, {"id": "A9", "title": "New one"}]);
+    let file = env.write("changed.json", &changed);
+    let plan = env.ok(&["import", &t, &s, p(&file), "--dry-run"]);
+    assert!(plan.contains("updated A1 “Flat” (price)"), "{plan}");
+    assert!(plan.contains("created A9 “New one”"), "{plan}");
+    // --fail-on-warnings: 4 when the sync raised a warning, 0 when it raised none.
+    env.ok(&["sync", &t, &s, &g, "--fail-on-warnings"]);
+    env.ok(&[
+        "property",
+        "edit",
+        &t,
+        "A1",
+        "{\"data\": {\"title\": \"Flat with terrace\"}}",
+        "--target",
+        &g,
+    ]);
+    let day2 = env.write("day2.json", &json!([{"id": "A1", "title": "Big flat"}]));
+    env.ok(&["import", &t, &s, p(&day2)]);
+    let (out, err) = env.exits(4, &["sync", &t, &s, &g, "--fail-on-warnings"]);
+    assert!(out.contains("Warnings: 1"), "{out}");
+    assert!(
+        err.contains("the sync raised 1 warning: someone must decide"),
+        "{err}"
+    );
+    // An import that rejected a record: 3, or 4 with --fail-on-warnings.
+    let bad = env.write("bad.json", &json!([{"id": "C1"}, {"title": "no id"}]));
+    env.exits(3, &["import", &t, &s, p(&bad)]);
+    env.exits(4, &["import", &t, &s, p(&bad), "--fail-on-warnings"]);
+    // A patch without "data" says what a patch looks like.
+    let err = env.fail(&[
+        "property",
+        "edit",
+        &t,
+        "A1",
+        "{\"title\": \"x\"}",
+        "--target",
+        &g,
+    ]);
+    assert!(
+        err.contains("a patch must look like {\"data\": {...}}"),
+        "{err}"
+    );
+}
+
+/// Issue 20 §5: a lost admin key is replaced with `admin-key rotate`; the old one stops
+/// working at once.
+async fn a_lost_admin_key_is_rotated(env: Env) {
+    let init = env.json(&["init"]);
+    let old = init["admin_key"].as_str().unwrap().to_string();
+    let out = env.ok(&["admin-key", "rotate"]);
+    let new = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin key: "))
+        .expect("the new key is printed")
+        .to_string();
+    assert!(new.starts_with("sma_") && new != old, "{out}");
+    assert!(out.contains("not shown again"), "{out}");
+    let db = sync_manager::db::open(&sync_manager::config::DatabaseUrl::parse(&env.url).unwrap())
+        .await
+        .unwrap();
+    use sync_manager::service::keys::{Principal, authenticate};
+    assert!(
+        authenticate(&db, &old).await.is_err(),
+        "the old key is revoked"
+    );
+    assert!(matches!(
+        authenticate(&db, &new).await.unwrap(),
+        Principal::Admin { .. }
+    ));
+    db.close().await.ok();
+}
+
+/// Issue 20 §10 and the help of the new commands: braces in examples are printed once.
+#[test]
+fn help_prints_examples_as_they_are_typed() {
+    let help = |args: &[&str]| {
+        let out = Command::cargo_bin("sync-manager")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    for args in [
+        &["--help"][..],
+        &["property", "--help"],
+        &["source", "--help"],
+        &["target", "--help"],
+        &["admin-key", "--help"],
+    ] {
+        let text = help(args);
+        assert!(!text.contains("{{"), "{args:?} doubles braces:\n{text}");
+    }
+    let edit = help(&["property", "edit", "--help"])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        edit.contains("'{\"data\": {\"title\": \"New\", \"pool\": null}}'"),
+        "{edit}"
+    );
+    let target = help(&["target", "create", "--help"])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(target.contains("nothing is sent yet"), "{target}");
+    assert!(help(&["--help"]).contains("admin-key"));
+    assert!(help(&["sync", "--help"]).contains("--fail-on-warnings"));
+}
+
+/// Issue 20 §5 and §6: `serve` listens before it makes the admin key (a server that cannot
+/// listen prints none and says to use --bind); `health` asks where `serve` listens and takes
+/// the base URL.
+#[test]
+fn serve_listens_first_and_health_finds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sync-manager"))
+        .args(["serve", "--bind", &addr])
+        .env("DATABASE_URL", &url)
+        .env_remove("SYNC_MANAGER_ADMIN_KEY")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot listen on") && stderr.contains("--bind"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("Admin key"), "no key printed: {stdout}");
+    drop(taken);
+    // The next start on the same (still new) database shows the key.
+    let server = common::server::Server::start(&url, &[]);
+    assert!(
+        server.admin_key.is_some(),
+        "the key is shown when it is made"
+    );
+    let health = |args: &[&str], bind: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sync-manager"));
+        cmd.arg("health").args(args);
+        match bind {
+            Some(b) => cmd.env("SYNC_MANAGER_BIND", b),
+            None => cmd.env_remove("SYNC_MANAGER_BIND"),
+        };
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    for (args, bind) in [
+        (vec!["--url".to_string(), server.base.clone()], None),
+        (vec!["--url".to_string(), format!("{}/", server.base)], None),
+        (
+            vec!["--url".to_string(), format!("{}/health", server.base)],
+            None,
+        ),
+        (vec![], Some(server.addr.as_str())),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, said) = health(&args, bind);
+        assert!(ok, "{args:?} {bind:?}: {said}");
+        assert!(said.contains("healthy"), "{said}");
     }
 }

@@ -22,6 +22,7 @@ backend_tests!(
     imports_are_previewed_then_confirmed,
     bulk_restore_rollback_and_settings,
     the_admin_manages_tenants_and_keys,
+    staff_see_listings_not_ids,
 );
 
 /// A logged-in browser: its session cookie and the CSRF token of its forms.
@@ -129,6 +130,28 @@ impl<E: Endpoint> Browser<'_, E> {
             .unwrap_or("")
             .to_string();
         (status, location)
+    }
+
+    /// Posts a form answered by a page (200), e.g. a preview: the page.
+    async fn post_and_follow_page(&self, path: &str, fields: &[(&str, &str)]) -> String {
+        let mut body: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        body.push(("csrf".into(), self.csrf.clone()));
+        let encoded: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(body)
+            .finish();
+        let resp = self
+            .cli
+            .post(path)
+            .header("cookie", &self.cookie)
+            .content_type("application/x-www-form-urlencoded")
+            .body(encoded)
+            .send()
+            .await;
+        assert_eq!(resp.0.status(), StatusCode::OK, "{path}");
+        resp.0.into_body().into_string().await.unwrap()
     }
 
     /// Follows a 303 with its flash cookie: the page it leads to.
@@ -579,7 +602,7 @@ async fn bulk_restore_rollback_and_settings(db: &DatabaseConnection) {
             &[("ids", &w_str), ("action", "take_source")],
         )
         .await;
-    assert!(page.contains("1 warning(s) resolved"), "{page}");
+    assert!(page.contains("1 warning resolved"), "{page}");
     let record = api
         .call("GET", &format!("/targets/{t}/properties/P1"), None)
         .await
@@ -622,7 +645,6 @@ async fn bulk_restore_rollback_and_settings(db: &DatabaseConnection) {
                 ("type", "website"),
                 ("conflict_policy", "keep_target"),
                 ("delete_policy", "ignore"),
-                ("other", "{\"region\": \"south\"}"),
             ],
         )
         .await;
@@ -632,7 +654,27 @@ async fn bulk_restore_rollback_and_settings(db: &DatabaseConnection) {
         .await
         .expect(200);
     assert_eq!(target["config"]["conflict_policy"], "keep_target");
-    assert_eq!(target["config"]["region"], "south");
+    // A setting it does not understand is refused, as in the API, and nothing is saved.
+    let page = b
+        .post_and_follow(
+            &format!("/ui/targets/{t}"),
+            &[
+                ("name", "website"),
+                ("type", "website"),
+                ("conflict_policy", "merge"),
+                ("other", "{\"region\": \"south\"}"),
+            ],
+        )
+        .await;
+    assert!(
+        page.contains("&#34;region&#34; is not a setting of a website target"),
+        "{page}"
+    );
+    let target: Value = api
+        .call("GET", &format!("/targets/{t}"), None)
+        .await
+        .expect(200);
+    assert_eq!(target["config"]["conflict_policy"], "keep_target");
     let page = b
         .post_and_follow(
             &format!("/ui/sources/{s}"),
@@ -724,4 +766,218 @@ async fn the_admin_manages_tenants_and_keys(db: &DatabaseConnection) {
             .revoked_at
             .is_some()
     );
+}
+
+/// Uploads `bytes` as `name` to a source's import form; the preview page (or the redirect).
+async fn upload<E: Endpoint>(
+    b: &Browser<'_, E>,
+    source: i64,
+    name: &str,
+    bytes: Vec<u8>,
+    mode: &str,
+) -> TestResponse {
+    b.cli
+        .post(format!("/ui/sources/{source}/import"))
+        .header("cookie", &b.cookie)
+        .multipart(
+            poem::test::TestForm::new()
+                .text("csrf", b.csrf.clone())
+                .text("mode", mode.to_string())
+                .field(
+                    poem::test::TestFormField::bytes(bytes)
+                        .name("file")
+                        .filename(name.to_string()),
+                ),
+        )
+        .send()
+        .await
+}
+
+/// The value of `name="upload"` on a preview page.
+fn upload_id(html: &str) -> String {
+    let at = html.find("name=\"upload\" value=\"").unwrap() + 21;
+    html[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect()
+}
+
+/// Issue 20 §1, §7, §8, §9: staff see listings by their titles and in words (the import's
+/// records before it is written, the sync's plan, its result with a link to the conflicts it
+/// raised, the warnings, a run), numbers with separators and plurals right, what each type
+/// of target does today, and the dashboard takes and refuses the files the API does.
+async fn staff_see_listings_not_ids(db: &DatabaseConnection) {
+    let api = setup(db).await;
+    let s = api.create("/sources", "portal").await;
+    let t = api.create("/targets", "website").await;
+    let import = format!("/sources/{s}/import");
+    api.call(
+        "POST",
+        &import,
+        Some(json!([
+            {"id": "P1", "title": "Villa", "price": 100},
+            {"id": "P2", "title": "Flat", "price": 50},
+            {"id": "P3", "title": "Loft", "price": 70, "location": {"city": "Marbella"}}
+        ])),
+    )
+    .await
+    .expect(200);
+    api.call("POST", &format!("/sync/{s}/{t}"), None)
+        .await
+        .expect(200);
+    // Edited on the website: P1's and P3's titles.
+    for (id, title) in [
+        ("P1", "Villa with sea view"),
+        ("P3", "Loft in the old town"),
+    ] {
+        api.call(
+            "PATCH",
+            &format!("/targets/{t}/properties/{id}"),
+            Some(json!({"data": {"title": title}})),
+        )
+        .await
+        .expect(200);
+    }
+    let cli = app(db);
+    let b = login(&cli, &api.key).await;
+
+    // The import's preview: every record it would change, by title, with its fields.
+    let mut file = vec![
+        json!({"id": "P1", "title": "Big villa", "price": 120}),
+        json!({"id": "P3", "title": "Loft, renovated", "price": 70, "location": {"city": "Marbella"}}),
+    ];
+    file.extend((0..1200).map(|i| json!({"id": format!("N{i:04}"), "name": format!("New {i}")})));
+    let resp = upload(
+        &b,
+        s,
+        "day2.json",
+        serde_json::to_vec(&file).unwrap(),
+        "full",
+    )
+    .await;
+    resp.assert_status_is_ok();
+    let html = resp.0.into_body().into_string().await.unwrap();
+    assert!(
+        html.contains("<dd>1,200</dd>"),
+        "thousands separators: {html}"
+    );
+    assert!(
+        html.contains("<td>P1</td><td>Big villa</td><td><span class=\"badge import-updated\">changed</span></td><td>price and title</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<td>P2</td><td>Flat</td><td><span class=\"badge import-deleted\">deleted</span></td>"
+        ),
+        "the record a full import deletes is listed: {html}"
+    );
+    assert!(html.contains("<td>New 0</td>"), "{html}");
+    assert!(html.contains("more records"), "{html}");
+    let page = b
+        .post_and_follow(
+            &format!("/ui/sources/{s}/import/confirm"),
+            &[("upload", &upload_id(&html)), ("mode", "full")],
+        )
+        .await;
+    assert!(page.contains("1,200 created"), "{page}");
+    // What comes next is offered, and leads to the sync form with the source chosen.
+    let next = format!("/ui/targets/{t}?source={s}#sync");
+    assert!(
+        page.contains(&format!(
+            "href=\"{next}\" class=\"next\">now sync it to website →</a>"
+        )),
+        "{page}"
+    );
+    let (_, target_page, _) = b.get(&next).await;
+    assert!(
+        target_page.contains(&format!("<option value=\"{s}\" selected>")),
+        "{target_page}"
+    );
+    assert!(target_page.contains("What this target does: your website reads these records"));
+
+    // The sync's plan names records and says what happens in words.
+    let plan = b
+        .post_and_follow_page(
+            "/ui/sync/preview",
+            &[("source", &s.to_string()), ("target", &t.to_string())],
+        )
+        .await;
+    assert!(plan.contains("<td>P2</td><td>Flat</td>"), "{plan}");
+    assert!(plan.contains(">changed on both sides</span>"), "{plan}");
+    // The sync's result links to the conflicts it raised.
+    let done = b
+        .post_and_follow(
+            "/ui/sync",
+            &[("source", &s.to_string()), ("target", &t.to_string())],
+        )
+        .await;
+    assert!(done.contains("2 new warnings"), "{done}");
+    assert!(
+        done.contains(&format!(
+            "href=\"/ui/warnings?status=open&#38;target={t}\" class=\"next\">2 conflicts need a decision →</a>"
+        )),
+        "{done}"
+    );
+    // The warnings, with the records' titles and their kinds in words.
+    let (_, warnings, _) = b.get(&format!("/ui/warnings?status=open&target={t}")).await;
+    assert!(warnings.contains("<p>2 warnings.</p>"), "{warnings}");
+    assert!(
+        warnings.contains("<span class=\"title\">Villa with sea view</span>"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(">changed on both sides</span>"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains(">conflict</span>"), "{warnings}");
+    // The sync's run: by the key's name; P3, where only the conflicting field changed, was
+    // not written and says so; P1's fields in sub-rows; no "(s)".
+    let runs = api.call("GET", "/runs?limit=1", None).await.expect(200);
+    let run = runs[0]["id"].as_i64().unwrap();
+    let (_, run_page, _) = b.get(&format!("/ui/runs/{run}")).await;
+    assert!(
+        run_page.contains("By key “default” in the dashboard"),
+        "{run_page}"
+    );
+    let p3 = run_page.find(">P3</a>").expect("P3 is listed");
+    let p3_line = &run_page[run_page[..p3].rfind("<li>").unwrap()..p3];
+    assert!(p3_line.contains("nothing written: warning #"), "{p3_line}");
+    assert!(p3_line.contains("(changed on both sides)"), "{p3_line}");
+    assert!(!run_page.contains("(s)"), "{run_page}");
+    let (_, runs_page, _) = b.get("/ui/runs").await;
+    assert!(
+        runs_page.contains("<td class=\"nowrap\">import</td>"),
+        "{runs_page}"
+    );
+    // Each type says what it does today.
+    let (_, targets_page, _) = b.get("/ui/targets").await;
+    assert!(
+        targets_page.contains("webhook — records are kept here; nothing is sent yet"),
+        "{targets_page}"
+    );
+    // The files the API refuses, refused the same way.
+    for (name, bytes, said) in [
+        (
+            "one.json",
+            &b"{\"id\": \"X1\", \"title\": \"Villa\"}\n"[..],
+            "this is a single object",
+        ),
+        (
+            "export.csv",
+            &b"id,title\nX1,Villa\n"[..],
+            "this file looks like CSV",
+        ),
+    ] {
+        let resp = upload(&b, s, name, bytes.to_vec(), "upsert").await;
+        resp.assert_status(StatusCode::SEE_OTHER);
+        let flash = set_cookie(&resp, "sm_flash").unwrap();
+        let flash: String = form_urlencoded::parse(flash.split(';').next().unwrap().as_bytes())
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        assert!(flash.contains(said), "{name}: {flash}");
+    }
+    let records = api
+        .call("GET", &format!("/sources/{s}/properties?limit=1"), None)
+        .await;
+    assert_eq!(records.total, Some(1202), "nothing of them was imported");
 }

@@ -314,10 +314,11 @@ async fn malformed_input_is_rejected_without_writing(db: &DatabaseConnection) {
     let f = fixture(db, json!({})).await;
     let before = counts(db).await;
     for (input, needle) in [
-        (r#"{"id": "P1"}"#, "JSON array"),
+        (r#"{"id": "P1"}"#, "this is a single object"),
         (r#"[{"id": "P1"}, {"id": "P2""#, "line 1"),
         (r#"[{"id": "P1"}] trailing"#, "trailing"),
-        ("", "JSON array"),
+        ("", "the input is empty"),
+        ("id,title\nP1,Villa", "this file looks like CSV"),
     ] {
         let err = imports::import(
             db,
@@ -1519,12 +1520,12 @@ async fn concurrent_syncs_of_one_pair_are_serialised(db: &DatabaseConnection) {
 }
 
 /// The `X-Total-Count` of an unfiltered list comes from counts the database's triggers keep
-/// (migration 4); a filter that matches every record (`changed_since` = 1970) counts the
+/// (migration 4); a filter that matches every live record (the empty prefix) counts the
 /// records instead. Both must agree, and equal `source`/`target`, after every kind of write.
 async fn assert_live(db: &DatabaseConnection, f: &Fixture, source: u64, target: u64, step: &str) {
     let kept = PropertyFilter::default();
     let counted = PropertyFilter {
-        changed_since: Some(chrono::DateTime::UNIX_EPOCH),
+        prefix: Some(String::new()),
         ..Default::default()
     };
     let s = |filter| properties::page(db, f.tenant, Owner::Source(f.source), filter);

@@ -7,9 +7,39 @@ use std::time::Duration;
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "health")]
 pub struct Args {
-    /// the server's health URL (default: http://127.0.0.1:8000/health)
-    #[argh(option, default = "String::from(\"http://127.0.0.1:8000/health\")")]
-    url: String,
+    /// the server's address, as its base URL (http://127.0.0.1:8000) or its health URL
+    /// (default: where `serve` listens: env SYNC_MANAGER_BIND, else 127.0.0.1:8000)
+    #[argh(option)]
+    url: Option<String>,
+}
+
+/// The health URL to ask: `url` as given, with `/health` added to a base URL; without one,
+/// where `serve` listens (`bind`; a server listening on every address is asked on loopback).
+fn health_url(url: Option<&str>, bind: Option<&str>) -> String {
+    let base = match url {
+        Some(url) => url.trim().to_string(),
+        None => {
+            let bind = bind.unwrap_or("127.0.0.1:8000").trim();
+            let bind = if let Some(port) = bind.strip_prefix("0.0.0.0:") {
+                format!("127.0.0.1:{port}")
+            } else if let Some(port) = bind.strip_prefix("[::]:") {
+                format!("[::1]:{port}")
+            } else {
+                bind.to_string()
+            };
+            format!("http://{bind}")
+        }
+    };
+    let path_start = base
+        .strip_prefix("http://")
+        .and_then(|rest| rest.find('/'))
+        .map(|i| i + "http://".len());
+    let path = path_start.map_or("", |i| &base[i..]);
+    if path.trim_end_matches('/').ends_with("/health") {
+        base
+    } else {
+        format!("{}/health", base.trim_end_matches('/'))
+    }
 }
 
 /// `GET url` over plain HTTP/1.1; the status code and the body.
@@ -53,14 +83,49 @@ fn get(url: &str) -> anyhow::Result<(u16, String)> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (status, body) = get(&args.url)?;
+    let url = health_url(
+        args.url.as_deref(),
+        crate::config::bind_from_env().as_deref(),
+    );
+    let (status, body) = get(&url)?;
     if status != 200 || !body.contains("\"ok\"") {
-        anyhow::bail!(
-            "not healthy: {} answered {status} {}",
-            args.url,
-            body.trim()
-        );
+        anyhow::bail!("not healthy: {url} answered {status} {}", body.trim());
     }
     outln!("healthy: {}", body.trim());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::health_url;
+
+    #[test]
+    fn the_health_url_of_a_base_url_a_bind_address_or_nothing() {
+        let cases = [
+            (
+                Some("http://127.0.0.1:8000"),
+                None,
+                "http://127.0.0.1:8000/health",
+            ),
+            (
+                Some("http://127.0.0.1:8000/"),
+                None,
+                "http://127.0.0.1:8000/health",
+            ),
+            (Some("http://h:1/health"), None, "http://h:1/health"),
+            (Some("http://h:1/sync"), None, "http://h:1/sync/health"),
+            (None, None, "http://127.0.0.1:8000/health"),
+            (None, Some("0.0.0.0:9000"), "http://127.0.0.1:9000/health"),
+            (None, Some("[::]:9000"), "http://[::1]:9000/health"),
+            (None, Some("10.0.0.5:8080"), "http://10.0.0.5:8080/health"),
+            (
+                Some("http://a:1"),
+                Some("0.0.0.0:9000"),
+                "http://a:1/health",
+            ),
+        ];
+        for (url, bind, want) in cases {
+            assert_eq!(health_url(url, bind), want, "{url:?} {bind:?}");
+        }
+    }
 }

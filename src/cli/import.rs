@@ -2,14 +2,16 @@ use super::{Ctx, print_json};
 use crate::ids::{SourceId, TenantId};
 use crate::service::Actor;
 use crate::service::imports::{self, ImportInput, ImportMode, ImportOptions, ProgressFn};
+use crate::service::input_format::shape_of_name;
 use argh::FromArgs;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-/// import a JSON array of records into a source (FILE "-" reads stdin); exits 0 when every
-/// record was imported, 3 when it imported the valid ones but rejected some, 1 on an error
-/// (nothing written)
+/// import records into a source: a JSON array, an object with a "data" array, or NDJSON (one
+/// record per line; by a .ndjson or .jsonl name, or by its content); FILE "-" reads stdin. Exits 0 when
+/// every record was imported, 3 when it imported the valid ones but rejected some, 4 with
+/// --fail-on-warnings when the run raised warnings, 1 on an error (nothing written)
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "import")]
 pub struct Args {
@@ -19,7 +21,8 @@ pub struct Args {
     /// the source's id (`sync-manager source list TENANT` lists them)
     #[argh(positional)]
     source: SourceId,
-    /// a JSON array of objects, each with an "external_id" or "id"; "-" for stdin
+    /// records as a JSON array, {"data": [...]} or NDJSON, each an object with an
+    /// "external_id" or "id"; "-" for stdin
     #[argh(positional)]
     file: String,
     /// the file is the complete current set: soft-delete live records missing from it
@@ -41,6 +44,10 @@ pub struct Args {
     /// first run's outcome instead of importing again
     #[argh(option)]
     idempotency_key: Option<String>,
+    /// exit with status 4 (instead of 3) when the import raised a warning (rejected records
+    /// wait for someone to look at them), so that a cron job can tell it from other outcomes
+    #[argh(switch)]
+    fail_on_warnings: bool,
 }
 
 /// sha256 (hex) of a file, for `--idempotency-key`.
@@ -59,15 +66,18 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let (input, size): (ImportInput, Option<u64>) = if stdin {
         (ImportInput::Reader(Box::new(std::io::stdin())), None)
     } else {
+        // The name says NDJSON or CSV; else the content says how the records are laid out.
+        let by_name =
+            shape_of_name(&args.file).map_err(|e| anyhow::anyhow!("{}: {e}", args.file))?;
         let file = std::fs::File::open(&args.file)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file))?;
         let meta = file.metadata().ok();
         let size = meta.as_ref().map(|m| m.len());
-        if meta.is_some_and(|m| m.is_file()) {
-            (ImportInput::File(file), size)
-        } else {
+        match by_name {
+            Some(shape) => (ImportInput::Body(Box::new(file), shape), size),
+            None if meta.is_some_and(|m| m.is_file()) => (ImportInput::File(file), size),
             // A pipe or a device: read once.
-            (ImportInput::Reader(Box::new(file)), size)
+            None => (ImportInput::Reader(Box::new(file)), size),
         }
     };
     let db = ctx.db().await?;
@@ -134,12 +144,23 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
     };
     let rejected = outcome.stats.rejected;
+    let fail_on_warnings = args.fail_on_warnings;
     let partial = move || -> anyhow::Result<()> {
         if rejected > 0 {
+            // The import raised a warning of its rejected records.
             return Err(super::Partial {
-                code: super::EXIT_REJECTED,
+                code: if fail_on_warnings {
+                    super::EXIT_WARNINGS
+                } else {
+                    super::EXIT_REJECTED
+                },
                 message: format!(
-                    "{rejected} record(s) were rejected (listed above) and not imported"
+                    "{} rejected (listed above) and not imported",
+                    if rejected == 1 {
+                        "1 record was".to_string()
+                    } else {
+                        format!("{rejected} records were")
+                    }
                 ),
             }
             .into());
@@ -153,6 +174,31 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let s = outcome.stats;
     if outcome.dry_run {
         outln!("Dry run, nothing written.");
+        if !outcome.preview.is_empty() {
+            outln!("Plan:");
+        }
+        for p in &outcome.preview {
+            let title = p
+                .title
+                .as_ref()
+                .map(|t| format!(" “{t}”"))
+                .unwrap_or_default();
+            if p.fields.is_empty() {
+                outln!("  {} {}{title}", p.action, p.external_id);
+            } else {
+                outln!(
+                    "  {} {}{title} ({})",
+                    p.action,
+                    p.external_id,
+                    p.fields.join(", ")
+                );
+            }
+        }
+        let listed = outcome.preview.len() as u64;
+        let changing = s.created + s.updated + s.restored + s.deleted;
+        if changing > listed {
+            outln!("  … and {} more", changing - listed);
+        }
     }
     outln!(
         "Created: {}, Updated: {}, Unchanged: {}, Deleted: {}, Restored: {}, Rejected: {}",

@@ -28,6 +28,7 @@ macro_rules! outln {
     };
 }
 
+mod admin_key;
 mod cleanup;
 mod endpoint;
 mod health;
@@ -68,6 +69,7 @@ pub enum Command {
     CreateTenant(tenant::CreateArgs),
     Tenants(tenant::ListArgs),
     Key(key::Args),
+    AdminKey(admin_key::Args),
     Source(source::Args),
     Target(target::Args),
     Import(import::Args),
@@ -84,6 +86,10 @@ pub enum Command {
 /// The exit status of an import that imported the valid records but rejected others: a cron
 /// job notices, and tells it from a failure (1, nothing written).
 pub const EXIT_REJECTED: u8 = 3;
+
+/// The exit status of an import or sync run with `--fail-on-warnings` that raised warnings: a
+/// cron job notices that someone must decide something.
+pub const EXIT_WARNINGS: u8 = 4;
 
 /// A command that did its work but must not exit 0: its status and what to say.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +127,10 @@ impl Ctx {
         // This process starts: runs left behind by processes that died are marked interrupted.
         match crate::service::runs::reap_interrupted(&db).await {
             Ok(0) => {}
-            Ok(n) => tracing::warn!("{n} interrupted run(s) marked as failed"),
+            Ok(n) => tracing::warn!(
+                "{} marked as failed",
+                crate::domain::words::count_of(n, "interrupted run", "interrupted runs")
+            ),
             Err(e) => tracing::warn!("could not check for interrupted runs: {e}"),
         }
         self.opened
@@ -172,6 +181,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CreateTenant(a) => tenant::create(a, &ctx).await,
         Command::Tenants(a) => tenant::list(a, &ctx).await,
         Command::Key(a) => key::run(a, &ctx).await,
+        Command::AdminKey(a) => admin_key::run(a, &ctx).await,
         Command::Source(a) => source::run(a, &ctx).await,
         Command::Target(a) => target::run(a, &ctx).await,
         Command::Import(a) => import::run(a, &ctx).await,

@@ -69,7 +69,7 @@ struct Show {
 }
 
 /// edit a target property by hand (or a property of a manual source) with a JSON merge patch
-/// such as '{"data": {"title": "New", "pool": null}}' (null removes a field)
+/// of its data (null removes a field)
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "edit")]
 struct Edit {
@@ -79,7 +79,8 @@ struct Edit {
     /// the record's id (its external_id, or id)
     #[argh(positional)]
     external_id: String,
-    /// the JSON merge patch of the record, as one quoted argument
+    /// the JSON merge patch of the record, as one quoted argument: its fields go inside
+    /// "data", e.g. '{"data": {"title": "New", "pool": null}}' (null removes a field)
     #[argh(positional)]
     patch: String,
     /// a manual source id
@@ -93,7 +94,7 @@ struct Edit {
     json: bool,
 }
 
-/// add a record to a manual source, e.g. '{"id": "P9", "title": "Villa"}'
+/// add a record to a manual source
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "add")]
 struct Add {
@@ -103,7 +104,8 @@ struct Add {
     /// the source's id (`sync-manager source list TENANT` lists them)
     #[argh(positional)]
     source: SourceId,
-    /// the record, a JSON object with an id, as one quoted argument
+    /// the record, a JSON object with an id, as one quoted argument, e.g.
+    /// '{"id": "P9", "title": "Villa"}'
     #[argh(positional)]
     record: String,
     /// print JSON for scripts

@@ -108,30 +108,8 @@ async fn shutdown_signal() {
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let bind = args
         .bind
-        .or_else(|| {
-            std::env::var("SYNC_MANAGER_BIND")
-                .ok()
-                .filter(|b| !b.trim().is_empty())
-        })
+        .or_else(crate::config::bind_from_env)
         .unwrap_or_else(|| "127.0.0.1:8000".to_string());
-    let db = ctx.server_db().await?;
-    crate::db::checkpoint_in_background(db.clone());
-    match super::admin_key(&db).await? {
-        super::AdminKey::Generated(key) => {
-            outln!("Admin key: {key} (save it now: it is not shown again)")
-        }
-        super::AdminKey::FromEnv => outln!("Admin key: the one of SYNC_MANAGER_ADMIN_KEY"),
-        super::AdminKey::Existing => {}
-    }
-    let acceptor = TcpListener::bind(bind.clone())
-        .into_acceptor()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
-    let addr = acceptor
-        .local_addr()
-        .first()
-        .map(|a| a.to_string().trim_start_matches("socket://").to_string())
-        .unwrap_or(bind);
     let max_body_mb = match args.max_body_mb {
         Some(mb) => mb,
         None => match std::env::var("SYNC_MANAGER_MAX_BODY_MB") {
@@ -155,6 +133,31 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         Some(mb) => (mb as usize) << 20,
         None => crate::service::index_cache::DEFAULT_BYTES,
     };
+    // Listen first: a key printed by a server that then cannot listen is easily lost.
+    let acceptor = TcpListener::bind(bind.clone())
+        .into_acceptor()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {bind}: {e}; if another server runs there, choose another \
+                 address with --bind (e.g. --bind 127.0.0.1:8001) or SYNC_MANAGER_BIND"
+            )
+        })?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .map(|a| a.to_string().trim_start_matches("socket://").to_string())
+        .unwrap_or(bind);
+    let db = ctx.server_db().await?;
+    crate::db::checkpoint_in_background(db.clone());
+    match super::admin_key(&db).await? {
+        super::AdminKey::Generated(key) => outln!(
+            "Admin key: {key} (save it now: it is not shown again; `sync-manager admin-key \
+             rotate` makes a new one)"
+        ),
+        super::AdminKey::FromEnv => outln!("Admin key: the one of SYNC_MANAGER_ADMIN_KEY"),
+        super::AdminKey::Existing => {}
+    }
     let state = AppState {
         max_body_bytes: max_body_mb << 20,
         read_timeout,

@@ -5,6 +5,6 @@ super::endpoint::endpoint_cli! {
     entity: sources,
     id: SourceId,
     default_type: "json",
-    type_help: "json, scraped, manual or api (default json)",
-    config_help: "config JSON object, e.g. '{\"max_delete_fraction\": 0.2}'",
+    type_help: "json (default), scraped, manual or api (for now records are imported into every type; nothing is fetched yet)",
+    config_help: "config JSON object with max_delete_fraction (0 to 1: the largest share of live records a full import may delete), e.g. '{\"max_delete_fraction\": 0.2}'; other keys are refused",
 }

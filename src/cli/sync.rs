@@ -5,7 +5,8 @@ use crate::service::Actor;
 use crate::service::sync::{self, SyncOptions};
 use argh::FromArgs;
 
-/// sync a source's records to a target, keeping manual edits made on the target
+/// sync a source's records to a target, keeping manual edits made on the target; exits 0, or
+/// 4 with --fail-on-warnings when the sync raised warnings, 1 on an error (nothing written)
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "sync")]
 pub struct Args {
@@ -28,6 +29,29 @@ pub struct Args {
     /// run's outcome instead of syncing again
     #[argh(option)]
     idempotency_key: Option<String>,
+    /// exit with status 4 when the sync raised warnings (conflicts and the like wait for a
+    /// decision: `sync-manager warning list TENANT`), so that a cron job notices
+    #[argh(switch)]
+    fail_on_warnings: bool,
+}
+
+/// Status 4 for `--fail-on-warnings` when `n` warnings were raised.
+fn warned(fail_on_warnings: bool, n: u64, tenant: TenantId) -> anyhow::Result<()> {
+    if fail_on_warnings && n > 0 {
+        return Err(super::Partial {
+            code: super::EXIT_WARNINGS,
+            message: format!(
+                "the sync raised {}: someone must decide (`sync-manager warning list {tenant}`)",
+                if n == 1 {
+                    "1 warning".to_string()
+                } else {
+                    format!("{n} warnings")
+                }
+            ),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 fn show(v: &Option<serde_json::Value>) -> String {
@@ -61,8 +85,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     {
         super::Keyed::Fresh(outcome) => outcome,
         super::Keyed::Replayed(outcome) => {
+            let n = outcome["stats"]["warnings"].as_u64().unwrap_or(0);
             if args.json {
-                return print_json(&outcome);
+                print_json(&outcome)?;
+                return warned(args.fail_on_warnings, n, args.tenant);
             }
             let s = &outcome["stats"];
             outln!(
@@ -75,11 +101,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 s["deleted"],
                 s["warnings"]
             );
-            return Ok(());
+            return warned(args.fail_on_warnings, n, args.tenant);
         }
     };
     if args.json {
-        return print_json(&outcome);
+        print_json(&outcome)?;
+        return warned(args.fail_on_warnings, outcome.stats.warnings, args.tenant);
     }
     let s = outcome.stats;
     if outcome.dry_run {
@@ -115,5 +142,5 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
         print_fields(&w.fields);
     }
-    Ok(())
+    warned(args.fail_on_warnings, s.warnings, args.tenant)
 }

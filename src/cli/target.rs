@@ -5,6 +5,6 @@ super::endpoint::endpoint_cli! {
     entity: targets,
     id: TargetId,
     default_type: "website",
-    type_help: "website, database, api, webhook or file (default website)",
-    config_help: "config JSON object, e.g. '{\"conflict_policy\": \"merge\", \"delete_policy\": \"mark\"}'",
+    type_help: "website (default: your website reads the records through the API), or database, api, webhook or file (for now these keep the records here; nothing is sent yet)",
+    config_help: "config JSON object with conflict_policy (merge, keep_target, overwrite) and delete_policy (mark, ignore), e.g. '{\"conflict_policy\": \"merge\", \"delete_policy\": \"mark\"}'; other keys are refused",
 }

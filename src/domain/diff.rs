@@ -43,27 +43,52 @@ pub fn show(value: Option<&Value>) -> String {
     }
 }
 
-/// The fields that differ from `old` to `new`, in field order.
+/// The fields that differ from `old` to `new`, in field order; a nested object is shown as
+/// sub-rows of its changed fields (`location.city`), so that a moved pin does not show the
+/// whole object twice.
 pub fn field_changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    changes_into(old, new, "", &mut out);
+    out
+}
+
+fn changes_into(
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+    prefix: &str,
+    out: &mut Vec<FieldChange>,
+) {
+    let empty = Map::new();
     let fields: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-    fields
-        .into_iter()
-        .filter_map(|field| {
-            let (o, n) = (old.get(field), new.get(field));
-            let change = match (o, n) {
-                (None, Some(_)) => Change::Added,
-                (Some(_), None) => Change::Removed,
-                (Some(a), Some(b)) if a != b => Change::Modified,
-                _ => return None,
-            };
-            Some(FieldChange {
-                field: field.clone(),
-                change,
-                old: show(o),
-                new: show(n),
-            })
-        })
-        .collect()
+    for field in fields {
+        let (o, n) = (old.get(field), new.get(field));
+        let name = format!("{prefix}{field}");
+        let change = match (o, n) {
+            (Some(a), Some(b)) if a == b => continue,
+            (Some(Value::Object(a)), Some(Value::Object(b))) => {
+                changes_into(a, b, &format!("{name}."), out);
+                continue;
+            }
+            (None, Some(Value::Object(b))) if !b.is_empty() => {
+                changes_into(&empty, b, &format!("{name}."), out);
+                continue;
+            }
+            (Some(Value::Object(a)), None) if !a.is_empty() => {
+                changes_into(a, &empty, &format!("{name}."), out);
+                continue;
+            }
+            (None, Some(_)) => Change::Added,
+            (Some(_), None) => Change::Removed,
+            (Some(_), Some(_)) => Change::Modified,
+            (None, None) => continue,
+        };
+        out.push(FieldChange {
+            field: name,
+            change,
+            old: show(o),
+            new: show(n),
+        });
+    }
 }
 
 /// One row of the three-way view of a warning: a field, its three values, which of them moved
@@ -100,14 +125,25 @@ pub fn conflict_rows(fields: &[FieldConflict]) -> Vec<ConflictRow> {
         .collect()
 }
 
-/// A record's fields as rows of (field, value as text), in field order.
+/// A record's fields as rows of (field, value as text), in field order; the fields of a
+/// nested object are sub-rows (`location.city`).
 pub fn field_rows(data: &Map<String, Value>) -> Vec<(String, String)> {
-    let mut rows: Vec<(String, String)> = data
-        .iter()
-        .map(|(k, v)| (k.clone(), show(Some(v))))
-        .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut rows = Vec::new();
+    rows_into(data, "", &mut rows);
     rows
+}
+
+fn rows_into(data: &Map<String, Value>, prefix: &str, rows: &mut Vec<(String, String)>) {
+    let mut fields: Vec<(&String, &Value)> = data.iter().collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    for (k, v) in fields {
+        match v {
+            Value::Object(inner) if !inner.is_empty() => {
+                rows_into(inner, &format!("{prefix}{k}."), rows)
+            }
+            _ => rows.push((format!("{prefix}{k}"), show(Some(v)))),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -147,6 +183,47 @@ mod tests {
         assert_eq!(got, want);
         assert!(field_changes(&old, &old).is_empty());
         assert_eq!(Change::Modified.label(), "changed");
+    }
+
+    #[test]
+    fn nested_objects_are_sub_rows() {
+        let old = map(json!({"location": {"city": "Marbella", "lat": 36.5}, "price": 1}));
+        let new = map(
+            json!({"location": {"city": "Marbella", "lat": 36.6, "zip": "29600"}, "extra": {"a": 1}, "price": 1}),
+        );
+        let got: Vec<(String, Change, String, String)> = field_changes(&old, &new)
+            .into_iter()
+            .map(|c| (c.field, c.change, c.old, c.new))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("extra.a".into(), Change::Added, "".into(), "1".into()),
+                (
+                    "location.lat".into(),
+                    Change::Modified,
+                    "36.5".into(),
+                    "36.6".into()
+                ),
+                (
+                    "location.zip".into(),
+                    Change::Added,
+                    "".into(),
+                    "29600".into()
+                ),
+            ]
+        );
+        // An object that becomes a number is one row.
+        let got = field_changes(&map(json!({"a": {"b": 1}})), &map(json!({"a": 2})));
+        assert_eq!((got[0].field.as_str(), got[0].new.as_str()), ("a", "2"));
+        assert_eq!(
+            field_rows(&map(json!({"location": {"lat": 1, "city": "M"}, "a": {}}))),
+            [
+                ("a".into(), "{}".into()),
+                ("location.city".into(), "M".into()),
+                ("location.lat".into(), "1".into())
+            ]
+        );
     }
 
     #[test]

@@ -8,3 +8,5 @@ pub mod kinds;
 pub mod merge;
 pub mod patch;
 pub mod stats;
+pub mod title;
+pub mod words;

@@ -160,11 +160,26 @@ async fn prepare_request(
                 *req.method(),
                 poem::http::Method::GET | poem::http::Method::HEAD | poem::http::Method::DELETE
             ));
+    // An import of nothing: said so, whatever content type came with it.
+    let import = req.method() == poem::http::Method::POST && req.uri().path().ends_with("/import");
+    if no_body && import {
+        return Err(poem::Error::from_string(
+            crate::service::input_format::FormatError::Empty.to_string(),
+            StatusCode::BAD_REQUEST,
+        ));
+    }
     if no_body {
         return Ok(req);
     }
     let body = body::timed(req.take_body(), read_timeout);
     req.set_body(body);
+    if import && !req.headers().contains_key(header::CONTENT_TYPE) {
+        // An import without a content type is read as JSON (its first bytes say which shape).
+        req.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -182,8 +197,7 @@ async fn prepare_request(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     // An import reads its body as a stream and enforces the limit itself (`body::BodyReader`).
-    let streamed =
-        req.method() == poem::http::Method::POST && req.uri().path().ends_with("/import");
+    let streamed = import;
     if announced.is_some_and(|len| len > limit) {
         return Err(too_large(limit));
     }

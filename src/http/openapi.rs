@@ -150,7 +150,8 @@ fn body_schema(path: &str, method: &str) -> Option<fn(Value) -> Value> {
 fn endpoint_body(body: Value, kinds: &[&str], settings: Value) -> Value {
     json!({"allOf": [body, {"type": "object", "properties": {
         "type": {"type": "string", "enum": nullable_enum(kinds), "nullable": true},
-        "config": {"type": "object", "nullable": true, "properties": settings}
+        "config": {"type": "object", "nullable": true, "properties": settings,
+            "additionalProperties": false}
     }}]})
 }
 

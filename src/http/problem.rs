@@ -271,7 +271,7 @@ fn what_it_takes(name: &str) -> Option<&'static str> {
     Some(match name {
         "limit" => "a whole number from 1 to 1000",
         "days" => "a whole number of days from 0 to 36500",
-        "dry_run" | "has_manual_changes" => "true or false",
+        "dry_run" | "has_manual_changes" | "include_deleted" => "true or false",
         _ => return None,
     })
 }

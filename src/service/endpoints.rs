@@ -20,22 +20,20 @@ pub struct EndpointUpdate {
     pub config: Option<Value>,
 }
 
-/// Parses a `type` into its canonical text.
-pub(crate) fn parse_kind<K: std::str::FromStr<Err = String> + std::fmt::Display>(
-    kind: &str,
-) -> AppResult<String> {
-    kind.parse::<K>()
-        .map(|k| k.to_string())
-        .map_err(|e| AppError::invalid("type", e))
+/// Parses a `type`.
+pub(crate) fn parse_kind<K: std::str::FromStr<Err = String>>(kind: &str) -> AppResult<K> {
+    kind.parse::<K>().map_err(|e| AppError::invalid("type", e))
 }
 
-/// Validates a `config` (default `{}`) with `check` and returns its stored text.
-pub(crate) fn validate_config<T>(
+/// Validates a `config` (default `{}`) for an endpoint of type `kind` with `check` and returns
+/// its stored text.
+pub(crate) fn validate_config<K: Copy, T>(
+    kind: K,
     config: Option<Value>,
-    check: impl Fn(&Value) -> Result<T, String>,
+    check: impl Fn(K, &Value) -> Result<T, String>,
 ) -> AppResult<String> {
     let config = config.unwrap_or_else(|| Value::Object(Default::default()));
-    check(&config).map_err(|e| AppError::invalid("config", e))?;
+    check(kind, &config).map_err(|e| AppError::invalid("config", e))?;
     Ok(config.to_string())
 }
 
@@ -63,11 +61,13 @@ macro_rules! endpoint_crud {
             let tx = $crate::db::begin_write(db).await?;
             $crate::service::tenants::get(&tx, tenant).await?;
             let at = now();
+            let name = validate_name("name", &new.name)?;
+            let kind = parse_kind::<$Kind>(&new.kind)?;
             let created = $entity::ActiveModel {
                 tenant_id: Set(tenant.0),
-                name: Set(validate_name("name", &new.name)?),
-                kind: Set(parse_kind::<$Kind>(&new.kind)?),
-                config: Set(validate_config(new.config, $check)?),
+                name: Set(name),
+                kind: Set(kind.to_string()),
+                config: Set(validate_config(kind, new.config, $check)?),
                 created_at: Set(at),
                 updated_at: Set(at),
                 ..Default::default()
@@ -116,15 +116,31 @@ macro_rules! endpoint_crud {
             id: $Id,
             update: EndpointUpdate,
         ) -> AppResult<$entity::Model> {
-            let mut active: $entity::ActiveModel = get(conn, tenant, id).await?.into();
+            let stored = get(conn, tenant, id).await?;
+            // The config is checked against the type it will have (a changed type may not
+            // understand the stored settings).
+            let kind = match &update.kind {
+                Some(kind) => Some(parse_kind::<$Kind>(kind)?),
+                None => None,
+            };
+            let config = match (&update.config, kind) {
+                (Some(config), _) => Some(config.clone()),
+                (None, Some(_)) => Some(serde_json::from_str(&stored.config).unwrap_or_default()),
+                (None, None) => None,
+            };
+            let mut active: $entity::ActiveModel = stored.into();
             if let Some(name) = update.name {
                 active.name = Set(validate_name("name", &name)?);
             }
-            if let Some(kind) = update.kind {
-                active.kind = Set(parse_kind::<$Kind>(&kind)?);
+            if let Some(config) = config {
+                let checked_as = match kind {
+                    Some(kind) => kind,
+                    None => parse_kind::<$Kind>(active.kind.as_ref())?,
+                };
+                active.config = Set(validate_config(checked_as, Some(config), $check)?);
             }
-            if let Some(config) = update.config {
-                active.config = Set(validate_config(Some(config), $check)?);
+            if let Some(kind) = kind {
+                active.kind = Set(kind.to_string());
             }
             active.updated_at = Set(now());
             Ok(active.update(conn).await?)

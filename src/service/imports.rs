@@ -4,6 +4,7 @@
 use super::import_index::{
     DELETED, EXISTS, Entry, Ids, Index, KnownRaw, NO_SLOT, Outcome, SEEN, Seen, Written,
 };
+use super::import_preview::{Preview, PreviewedRecord};
 use super::index_cache::{IndexCache, Stamp};
 use super::json_stream::{self, Envelope, Flow, Shape, StreamError};
 use super::locks::{self, Mode};
@@ -91,6 +92,9 @@ pub struct ImportOutcome {
     /// Rejected records and records superseded by a later one with the same id.
     pub errors: Vec<RecordError>,
     pub dry_run: bool,
+    /// A dry run's records that would change (the first of them), record by record.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preview: Vec<PreviewedRecord>,
 }
 
 /// How many parsed records travel between the parser and the writer at once.
@@ -517,9 +521,14 @@ fn produce(
     bytes: Arc<AtomicU64>,
 ) {
     let mut sender = ChunkSender::new(tx.clone());
-    let shape = match &input {
-        ImportInput::Body(_, shape) => *shape,
-        _ => Shape::Array,
+    let refuse = |why: String| {
+        let _ = tx.blocking_send(Message::Fatal(why));
+    };
+    // Every input is read the same way: the shape its start shows (or, for NDJSON by name or
+    // content type, only that it is not empty).
+    let (input, shape) = match shaped(input) {
+        Ok(shaped) => shaped,
+        Err(why) => return refuse(why),
     };
     let result = match input {
         ImportInput::Records(records) => {
@@ -530,21 +539,13 @@ fn produce(
             }
             Ok(Envelope::new())
         }
-        ImportInput::Reader(reader) => scan(
-            reader,
-            Shape::Array,
-            Held::new(None),
-            &known,
-            &mut sender,
-            bytes,
-        ),
-        ImportInput::Body(reader, shape) => {
+        ImportInput::Reader(reader) | ImportInput::Body(reader, _) => {
             scan(reader, shape, Held::new(None), &known, &mut sender, bytes)
         }
         ImportInput::File(file) => match std::io::Seek::stream_position(&mut &file) {
             Ok(start) => scan(
                 &file,
-                Shape::Array,
+                shape,
                 Held::new(Some((&file, start))),
                 &known,
                 &mut sender,
@@ -564,12 +565,67 @@ fn produce(
         Err(e) => match shape {
             Shape::Array => format!("the input must be a JSON array of records: {e}"),
             Shape::ArrayOrObject => format!(
-                "the body must be {{\"data\": [records], …}} or a JSON array of records: {e}"
+                "the input must be a JSON array of records or {{\"data\": [records], …}}: {e}"
             ),
-            Shape::Lines => format!("the body must be one JSON record per line: {e}"),
+            Shape::Lines => format!("the input must be one JSON record per line (NDJSON): {e}"),
         },
     };
     let _ = tx.blocking_send(Message::Fatal(msg));
+}
+
+/// The input, and the shape its records come in (see `input_format`): its first bytes are read
+/// to decide (a reader's are put back in front of the rest; a file's are read where they
+/// are), or why it is refused.
+fn shaped(input: ImportInput) -> Result<(ImportInput, Shape), String> {
+    use super::input_format::{read_head, shape_of_head};
+    let could_not_read = |e: std::io::Error| format!("could not read the input: {e}");
+    match input {
+        ImportInput::Records(_) => Ok((input, Shape::Array)),
+        ImportInput::Body(mut reader, given) => {
+            let (head, whole) = read_head(&mut reader).map_err(could_not_read)?;
+            let shape = match (given, shape_of_head(&head, whole)) {
+                // One record per line, as announced: only an empty input is refused here.
+                (Shape::Lines, Err(super::input_format::FormatError::Empty)) => {
+                    return Err(super::input_format::FormatError::Empty.to_string());
+                }
+                (Shape::Lines, _) => Shape::Lines,
+                (_, found) => found.map_err(|e| e.to_string())?,
+            };
+            let reader = Box::new(std::io::Cursor::new(head).chain(reader));
+            Ok((ImportInput::Body(reader, shape), shape))
+        }
+        ImportInput::Reader(mut reader) => {
+            let (head, whole) = read_head(&mut reader).map_err(could_not_read)?;
+            let shape = shape_of_head(&head, whole).map_err(|e| e.to_string())?;
+            let reader = Box::new(std::io::Cursor::new(head).chain(reader));
+            Ok((ImportInput::Reader(reader), shape))
+        }
+        ImportInput::File(file) => {
+            let start = std::io::Seek::stream_position(&mut &file).map_err(could_not_read)?;
+            let mut reader = FileAt {
+                file: &file,
+                at: start,
+            };
+            let (head, whole) = read_head(&mut reader).map_err(could_not_read)?;
+            let shape = shape_of_head(&head, whole).map_err(|e| e.to_string())?;
+            Ok((ImportInput::File(file), shape))
+        }
+    }
+}
+
+/// Reads a file from an offset without moving its cursor.
+struct FileAt<'f> {
+    file: &'f std::fs::File,
+    at: u64,
+}
+
+impl Read for FileAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 /// `produce` for input read as a stream of bytes; the other fields of an object input.
@@ -666,6 +722,8 @@ struct Writer<'a> {
     errors: Vec<RecordError>,
     /// Classify everything, write nothing.
     dry_run: bool,
+    /// A dry run's records that would change, noted as they are classified.
+    preview: Option<Preview>,
     /// What was written, while the source's index is to be kept afterwards (`IndexCache`).
     written: Option<Written>,
     /// Whether a statement inserted rows (then the live count is recounted).
@@ -870,6 +928,9 @@ impl Writer<'_> {
             }
         };
         count(&mut self.stats, outcome, 1);
+        if let Some(preview) = &mut self.preview {
+            preview.note(&record.external_id, outcome, existing_id, &record.text);
+        }
         let pending = write.then_some(self.batch.len());
         entry.set_seen(Seen {
             index: record.index,
@@ -1245,6 +1306,7 @@ async fn import_recorded(
         stats: ImportStats::default(),
         errors: Vec::new(),
         dry_run: opts.dry_run,
+        preview: opts.dry_run.then(Preview::default),
         written: None,
         inserted: false,
         next_row_id: None,
@@ -1366,18 +1428,26 @@ async fn import_recorded(
             )));
         }
         writer.stats.deleted = missing.len() as u64;
+        if let Some(preview) = &mut writer.preview {
+            preview.deleted(&missing);
+        }
         writer.soft_delete(&missing).await?;
     }
 
     let stats = writer.stats;
     let errors = writer.errors;
     if opts.dry_run {
+        let preview = match writer.preview.take() {
+            Some(preview) => preview.finish(&tx).await?,
+            None => Vec::new(),
+        };
         tx.rollback().await?;
         return Ok(ImportOutcome {
             run_id: None,
             stats,
             errors,
             dry_run: true,
+            preview,
         });
     }
     let rejected: Vec<&RecordError> = errors
@@ -1396,9 +1466,10 @@ async fn import_recorded(
             external_id: Set(None),
             source_hash: Set(None),
             message: Set(format!(
-                "{} record(s) of an import into source {} were rejected; first: record {}: {}",
-                rejected.len(),
+                "{} of an import into source {} {} rejected; first: record {}: {}",
+                crate::domain::words::count_of(rejected.len() as u64, "record", "records"),
                 source_id,
+                if rejected.len() == 1 { "was" } else { "were" },
                 rejected[0].index,
                 rejected[0].reason
             )),
@@ -1452,5 +1523,6 @@ async fn import_recorded(
         stats,
         errors,
         dry_run: false,
+        preview: Vec::new(),
     })
 }

@@ -331,8 +331,8 @@ pub fn for_each_element_in(
             }
             if !data {
                 return Err(s.syntax(
-                    "the object has no \"data\" field (send {\"data\": [records]} or the \
-                     records alone as an array)",
+                    "the object has no \"data\" field: if it is one record, send it in an array \
+                     ([{…}]); else send {\"data\": [records]}",
                 ));
             }
         }

@@ -136,6 +136,21 @@ pub async fn list(
         .await?)
 }
 
+/// The names of a tenant's keys (revoked ones too) by their public prefix: runs record the
+/// prefix of the key that started them, people know keys by name.
+pub async fn names(
+    conn: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> AppResult<std::collections::HashMap<String, String>> {
+    Ok(api_keys::Entity::find()
+        .filter(api_keys::Column::TenantId.eq(tenant.0))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|k| (k.prefix, k.name))
+        .collect())
+}
+
 /// Revokes one key of a tenant; revoking twice is harmless.
 pub async fn revoke(
     conn: &impl ConnectionTrait,
@@ -171,6 +186,25 @@ pub async fn rotate(db: &DatabaseConnection, tenant: TenantId, name: &str) -> Ap
         .exec(&tx)
         .await?;
     super::idempotency::seal(&tx).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// Makes a new admin key and revokes the others (and with them their dashboard sessions): the
+/// way back in when the admin key is lost.
+pub async fn rotate_admin(db: &DatabaseConnection) -> AppResult<NewKey> {
+    let tx = crate::db::begin_write(db).await?;
+    let new = insert(&tx, None, "admin").await?;
+    api_keys::Entity::update_many()
+        .col_expr(
+            api_keys::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(now()),
+        )
+        .filter(api_keys::Column::IsAdmin.eq(true))
+        .filter(api_keys::Column::Id.ne(new.model.id))
+        .filter(api_keys::Column::RevokedAt.is_null())
+        .exec(&tx)
+        .await?;
     tx.commit().await?;
     Ok(new)
 }

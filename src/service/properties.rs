@@ -24,7 +24,8 @@ use serde_json::Value;
 pub struct PropertyFilter {
     /// Only target properties whose data differs from what the last sync wrote (or not).
     pub has_manual_changes: Option<bool>,
-    /// Only properties updated at or after this instant.
+    /// Only properties updated at or after this instant, deleted ones included (a deletion is
+    /// a change: a client polling for changes must hear of it).
     pub changed_since: Option<DateTime<Utc>>,
     /// Also list soft-deleted properties.
     pub include_deleted: bool,
@@ -34,6 +35,13 @@ pub struct PropertyFilter {
     pub after: Option<String>,
     /// At most this many (0 = no limit).
     pub limit: u64,
+}
+
+impl PropertyFilter {
+    /// Soft-deleted properties are listed too: asked for, or a list of changes.
+    pub fn lists_deleted(&self) -> bool {
+        self.include_deleted || self.changed_since.is_some()
+    }
 }
 
 /// Target property has hand edits: its hash differs from what the last sync wrote.
@@ -409,7 +417,7 @@ fn source_query(
 ) -> sea_orm::Select<source_properties::Entity> {
     let mut q =
         source_properties::Entity::find().filter(source_properties::Column::SourceId.eq(source.0));
-    if !filter.include_deleted {
+    if !filter.lists_deleted() {
         q = q.filter(source_properties::Column::DeletedAt.is_null());
     }
     if let Some(since) = filter.changed_since {
@@ -451,7 +459,7 @@ fn target_query(
 ) -> sea_orm::Select<target_properties::Entity> {
     let mut q =
         target_properties::Entity::find().filter(target_properties::Column::TargetId.eq(target.0));
-    if !filter.include_deleted {
+    if !filter.lists_deleted() {
         q = q.filter(target_properties::Column::DeletedAt.is_null());
     }
     if let Some(manual) = filter.has_manual_changes {
@@ -623,6 +631,51 @@ fn target_page_query(
     q.order_by_asc(target_properties::Column::ExternalId)
 }
 
+/// The titles (`domain::title`) of records of `owner` by external id, for pages that name
+/// records: those without a title are left out. The caller checked that the owner is the
+/// tenant's.
+pub async fn titles(
+    conn: &impl ConnectionTrait,
+    owner: Owner,
+    external_ids: &[String],
+) -> AppResult<std::collections::HashMap<String, String>> {
+    use crate::domain::title::title_of_text;
+    let mut out = std::collections::HashMap::new();
+    for chunk in external_ids.chunks(500) {
+        let ids = chunk.iter().cloned();
+        let rows: Vec<(String, String)> = match owner {
+            Owner::Source(s) => {
+                source_properties::Entity::find()
+                    .select_only()
+                    .column(source_properties::Column::ExternalId)
+                    .column(source_properties::Column::Data)
+                    .filter(source_properties::Column::SourceId.eq(s.0))
+                    .filter(source_properties::Column::ExternalId.is_in(ids))
+                    .into_tuple()
+                    .all(conn)
+                    .await?
+            }
+            Owner::Target(t) => {
+                target_properties::Entity::find()
+                    .select_only()
+                    .column(target_properties::Column::ExternalId)
+                    .column(target_properties::Column::Data)
+                    .filter(target_properties::Column::TargetId.eq(t.0))
+                    .filter(target_properties::Column::ExternalId.is_in(ids))
+                    .into_tuple()
+                    .all(conn)
+                    .await?
+            }
+        };
+        for (external_id, data) in rows {
+            if let Some(title) = title_of_text(&data) {
+                out.insert(external_id, title);
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub async fn get_source(
     conn: &impl ConnectionTrait,
     tenant: TenantId,
@@ -715,8 +768,11 @@ fn patched_data(current: &str, patch: &Value, external_id: &str) -> AppResult<Va
     };
     if let Some(other) = fields.keys().find(|k| k.as_str() != "data") {
         return Err(AppError::invalid(
-            other.clone(),
-            "only \"data\" is writable; send {\"data\": {...}}",
+            "patch",
+            format!(
+                "a patch must look like {{\"data\": {{...}}}}: the record's fields go inside \
+                 \"data\" (send {{\"data\": {{{other:?}: …}}}}); only \"data\" is writable"
+            ),
         ));
     }
     let mut data: Value =

@@ -1,6 +1,6 @@
 //! Sources: where records come from.
 use crate::domain::kinds::{
-    DEFAULT_MAX_DELETE_FRACTION, SourceKind, SourceSettings, source_settings,
+    DEFAULT_MAX_DELETE_FRACTION, SourceKind, SourceSettings, check_source_config, source_settings,
 };
 use crate::ids::SourceId;
 
@@ -10,7 +10,7 @@ super::endpoints::endpoint_crud!(
     sources,
     SourceId,
     SourceKind,
-    source_settings,
+    check_source_config,
     crate::ids::Owner::Source,
     "source"
 );

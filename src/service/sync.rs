@@ -514,10 +514,10 @@ async fn resolve_clashes(
                         external_id: c.external_id.clone(),
                         source_hash: Some(c.source_hash.clone()),
                         message: format!(
-                            "{:?}: field(s) {} changed both in the source and by hand on the \
-                             target; the target's values were kept",
+                            "{:?}: {} changed both in the source and by hand on the target; \
+                             the target's values were kept",
                             c.external_id,
-                            names.join(", ")
+                            crate::domain::words::fields_in_words(&names)
                         ),
                         fields: outcome.conflicts,
                     });

@@ -1,6 +1,6 @@
 //! Targets: where records go.
 use crate::domain::kinds::{
-    ConflictPolicy, DeletePolicy, TargetKind, TargetSettings, target_settings,
+    ConflictPolicy, DeletePolicy, TargetKind, TargetSettings, check_target_config, target_settings,
 };
 use crate::ids::TargetId;
 
@@ -10,7 +10,7 @@ super::endpoints::endpoint_crud!(
     targets,
     TargetId,
     TargetKind,
-    target_settings,
+    check_target_config,
     crate::ids::Owner::Target,
     "target"
 );

@@ -59,6 +59,8 @@ pub struct WarningFilter {
     pub kind: Option<String>,
     /// Only warnings about records whose external id starts with this.
     pub external_id_prefix: Option<String>,
+    /// Only warnings raised by this run.
+    pub run: Option<crate::ids::RunId>,
     /// Cursor: warnings with a smaller id.
     pub before: Option<WarningId>,
     /// At most this many (0 = no limit).
@@ -75,6 +77,9 @@ fn query(tenant: TenantId, filter: &WarningFilter) -> AppResult<sea_orm::Select<
             ));
         }
         q = q.filter(warnings::Column::Status.eq(status.as_str()));
+    }
+    if let Some(run) = filter.run {
+        q = q.filter(warnings::Column::RunId.eq(run.0));
     }
     if let Some(source) = filter.source {
         q = q.filter(warnings::Column::SourceId.eq(source.0));

@@ -20,12 +20,14 @@ use serde_json::Value;
 pub struct EndpointDto {
     pub id: i64,
     pub name: String,
-    /// Sources: json, scraped, manual, api (CSV import is not there yet). Targets: website,
-    /// database, api, webhook, file.
+    /// Sources: json, scraped, manual, api (records are imported into each; nothing is fetched
+    /// yet; CSV import is not there yet). Targets: website (your website reads the records
+    /// through this API), database, api, webhook, file (for now the records are kept here;
+    /// nothing is sent yet).
     #[oai(rename = "type")]
     pub kind: String,
-    /// Free-form settings; sources understand `max_delete_fraction`, targets
-    /// `conflict_policy` (merge, keep_target, overwrite) and `delete_policy` (mark, ignore).
+    /// Settings: sources understand `max_delete_fraction`, targets `conflict_policy` (merge,
+    /// keep_target, overwrite) and `delete_policy` (mark, ignore); other keys are refused (422).
     pub config: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -65,7 +67,8 @@ pub struct CreateBody {
     /// The type (sources default to `json`, targets to `website`).
     #[oai(rename = "type")]
     pub kind: Option<Strict<String>>,
-    /// A JSON object of settings (default `{}`).
+    /// A JSON object of settings (default `{}`); a key the type does not understand is
+    /// refused (422).
     pub config: Option<Value>,
 }
 

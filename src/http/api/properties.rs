@@ -174,7 +174,8 @@ impl Page {
                     &f.after,
                     f.limit,
                     f.has_manual_changes,
-                    f.changed_since
+                    f.changed_since,
+                    f.include_deleted
                 )
             ),
         };
@@ -261,14 +262,19 @@ fn since(value: Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
 impl PropertiesApi {
     /// List a source's records
     ///
-    /// Ordered by external id, as a top-level JSON array; soft-deleted records are left out.
+    /// Ordered by external id, as a top-level JSON array. Soft-deleted records are left out,
+    /// unless `include_deleted=true` or `changed_since` is given: then they come back with
+    /// `deleted_at` set.
     #[oai(path = "/sources/:id/properties", method = "get")]
     async fn list_source(
         &self,
         auth: TenantKey,
         id: Path<i64>,
-        /// Only records changed at or after this RFC 3339 instant.
+        /// Only records changed at or after this RFC 3339 instant, including the ones deleted
+        /// since (with `deleted_at` set).
         changed_since: Query<Option<String>>,
+        /// Also list soft-deleted records (with `deleted_at` set).
+        include_deleted: Query<Option<bool>>,
         /// Page size (1 to 1000); without it, every matching record in one array.
         limit: Query<Option<u64>>,
         /// From the `Link` header of the previous page.
@@ -277,14 +283,17 @@ impl PropertiesApi {
         let limit = paging::limit(limit.0)?;
         let filter = PropertyFilter {
             changed_since: since(changed_since.0.clone())?,
+            include_deleted: include_deleted.0.unwrap_or(false),
             after: paging::text_cursor(cursor.0)?,
             ..Default::default()
         };
-        let query: Vec<(String, String)> = changed_since
-            .0
-            .map(|v| ("changed_since".to_string(), v))
-            .into_iter()
-            .collect();
+        let mut query = Vec::new();
+        if let Some(c) = changed_since.0 {
+            query.push(("changed_since".to_string(), c));
+        }
+        if let Some(d) = include_deleted.0 {
+            query.push(("include_deleted".to_string(), d.to_string()));
+        }
         let page = Page {
             owner: Owner::Source(SourceId(id.0)),
             path: format!("/sources/{}/properties", id.0),
@@ -315,16 +324,23 @@ impl PropertiesApi {
     /// List a target's records
     ///
     /// Ordered by external id, as a top-level JSON array, so that
-    /// `jq '.[] | select(.has_manual_changes)'` works.
+    /// `jq '.[] | select(.has_manual_changes)'` works. Soft-deleted records (a listing the
+    /// source no longer has) are left out, unless `include_deleted=true` or `changed_since`
+    /// is given: then they come back with `deleted_at` set, so a website polling for changes
+    /// removes them.
     #[oai(path = "/targets/:id/properties", method = "get")]
+    #[allow(clippy::too_many_arguments)]
     async fn list_target(
         &self,
         auth: TenantKey,
         id: Path<i64>,
         /// Only records edited by hand since the last sync (or, with false, only the others).
         has_manual_changes: Query<Option<bool>>,
-        /// Only records changed at or after this RFC 3339 instant.
+        /// Only records changed at or after this RFC 3339 instant, including the ones deleted
+        /// since (with `deleted_at` set).
         changed_since: Query<Option<String>>,
+        /// Also list soft-deleted records (with `deleted_at` set).
+        include_deleted: Query<Option<bool>>,
         /// Page size (1 to 1000); without it, every matching record in one array.
         limit: Query<Option<u64>>,
         /// From the `Link` header of the previous page.
@@ -334,6 +350,7 @@ impl PropertiesApi {
         let filter = PropertyFilter {
             has_manual_changes: has_manual_changes.0,
             changed_since: since(changed_since.0.clone())?,
+            include_deleted: include_deleted.0.unwrap_or(false),
             after: paging::text_cursor(cursor.0)?,
             ..Default::default()
         };
@@ -343,6 +360,9 @@ impl PropertiesApi {
         }
         if let Some(c) = changed_since.0 {
             query.push(("changed_since".to_string(), c));
+        }
+        if let Some(d) = include_deleted.0 {
+            query.push(("include_deleted".to_string(), d.to_string()));
         }
         let page = Page {
             owner: Owner::Target(TargetId(id.0)),

@@ -9,21 +9,24 @@ use crate::service::endpoints::{EndpointUpdate, NewEndpoint};
 use crate::service::{properties, sources, targets};
 use askama::Template;
 use poem::handler;
-use poem::web::{Data, Path};
+use poem::web::{Data, Path, Query};
 use serde_json::{Map, Value};
 
-const SOURCE_TYPES: [(&str, &str); 4] = [
-    ("scraped", "a scrape of a listings portal"),
-    ("json", "a JSON export"),
-    ("manual", "records typed in by hand"),
-    ("api", "an external API"),
+use crate::domain::kinds::{SourceKind, TargetKind};
+
+/// The types of sources in the order a form offers them, with what each does today.
+const SOURCE_TYPES: [SourceKind; 4] = [
+    SourceKind::Scraped,
+    SourceKind::Json,
+    SourceKind::Manual,
+    SourceKind::Api,
 ];
-const TARGET_TYPES: [(&str, &str); 5] = [
-    ("website", "your website"),
-    ("database", "a database"),
-    ("api", "an API consumer"),
-    ("webhook", "a webhook"),
-    ("file", "a file"),
+const TARGET_TYPES: [TargetKind; 5] = [
+    TargetKind::Website,
+    TargetKind::Database,
+    TargetKind::Api,
+    TargetKind::Webhook,
+    TargetKind::File,
 ];
 
 /// Whether a page is about sources or targets.
@@ -46,11 +49,26 @@ impl Side {
             Side::Target => "targets",
         }
     }
-    fn types(self) -> &'static [(&'static str, &'static str)] {
+    /// Each type (its value, what it does today).
+    fn types(self) -> Vec<(&'static str, &'static str)> {
         match self {
-            Side::Source => &SOURCE_TYPES,
-            Side::Target => &TARGET_TYPES,
+            Side::Source => SOURCE_TYPES
+                .iter()
+                .map(|k| (k.as_str(), k.what_it_does()))
+                .collect(),
+            Side::Target => TARGET_TYPES
+                .iter()
+                .map(|k| (k.as_str(), k.what_it_does()))
+                .collect(),
         }
+    }
+
+    /// What an endpoint of type `kind` (as stored) does today.
+    fn what_it_does(self, kind: &str) -> &'static str {
+        self.types()
+            .into_iter()
+            .find(|(value, _)| *value == kind)
+            .map_or("", |(_, what)| what)
     }
 }
 
@@ -68,7 +86,7 @@ struct ListPage {
     layout: Layout,
     side: Side,
     rows: Vec<Row>,
-    types: &'static [(&'static str, &'static str)],
+    types: Vec<(&'static str, &'static str)>,
 }
 
 /// The settings a form edits: the known policies, and the rest of the config as JSON.
@@ -268,12 +286,21 @@ struct OnePage {
     records: u64,
     manual: u64,
     settings: Settings,
-    types: &'static [(&'static str, &'static str)],
-    /// For a target's sync form: the tenant's sources.
+    /// What this type does today ("records are kept here; nothing is sent yet").
+    what_it_does: &'static str,
+    types: Vec<(&'static str, &'static str)>,
+    /// For a target's sync form: the tenant's sources, and the one chosen first (0: none).
     sources: Vec<SourceOption>,
+    chosen_source: i64,
 }
 
-async fn one_page(viewed: Viewed, state: &AppState, side: Side, id: i64) -> UiResult {
+async fn one_page(
+    viewed: Viewed,
+    state: &AppState,
+    side: Side,
+    id: i64,
+    chosen_source: i64,
+) -> UiResult {
     let tenant = viewed.tenant()?;
     let (name, kind, config) = match side {
         Side::Source => {
@@ -303,6 +330,7 @@ async fn one_page(viewed: Viewed, state: &AppState, side: Side, id: i64) -> UiRe
             })
             .collect(),
     };
+    let what_it_does = side.what_it_does(&kind);
     render(&OnePage {
         layout: Layout::new(
             &viewed,
@@ -316,8 +344,10 @@ async fn one_page(viewed: Viewed, state: &AppState, side: Side, id: i64) -> UiRe
         records,
         manual,
         settings: settings_of(&config),
+        what_it_does,
         types: side.types(),
         sources,
+        chosen_source,
     })
 }
 
@@ -332,17 +362,24 @@ pub async fn source_page(
     Data(state): Data<&AppState>,
     Path(id): Path<i64>,
 ) -> UiResult {
-    one_page(viewed, state, Side::Source, id).await
+    one_page(viewed, state, Side::Source, id, 0).await
 }
 
-/// `GET /ui/targets/:id`
+/// What a target's page may be asked: the source its sync form offers first.
+#[derive(serde::Deserialize, Default)]
+pub struct TargetQuery {
+    source: Option<i64>,
+}
+
+/// `GET /ui/targets/:id` (`?source=S` chooses S in the sync form)
 #[handler]
 pub async fn target_page(
     viewed: Viewed,
     Data(state): Data<&AppState>,
     Path(id): Path<i64>,
+    Query(query): Query<TargetQuery>,
 ) -> UiResult {
-    one_page(viewed, state, Side::Target, id).await
+    one_page(viewed, state, Side::Target, id, query.source.unwrap_or(0)).await
 }
 
 async fn update(viewed: Viewed, state: &AppState, side: Side, id: i64, form: Posted) -> UiResult {

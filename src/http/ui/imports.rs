@@ -1,38 +1,27 @@
 //! The import form of a source: the uploaded file is checked first (a dry run shows what it
 //! would change and which records are invalid), kept in the database, and imported when the
 //! person confirms.
-use super::view::Layout;
-use super::{Posted, UiError, UiResult, Viewed, bad_csrf, csrf_ok, done, refused, render};
+use super::view::{Layout, and_list, num};
+use super::{Posted, UiError, UiResult, Viewed, bad_csrf, csrf_ok, done_then, refused, render};
 use crate::domain::stats::RecordError;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::ids::SourceId;
 use crate::service::imports::{self, ImportInput, ImportMode, ImportOptions};
+use crate::service::input_format::shape_of_name;
 use crate::service::json_stream::Shape;
-use crate::service::{sources, uploads};
+use crate::service::{sources, targets, uploads};
 use askama::Template;
 use poem::handler;
 use poem::web::{Data, Multipart, Path};
 
-/// How the file is shaped: one record per line for `.ndjson`/`.jsonl` files or a first line
-/// that is a whole record; else an array or `{"data": [...]}`.
-fn shape_of(name: &str, content: &[u8]) -> Shape {
-    let lower = name.to_ascii_lowercase();
-    if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
-        return Shape::Lines;
+/// How the file is shaped, as far as its name says (see `input_format`): one record per line
+/// for `.ndjson`/`.jsonl`, else decided by its content when it is read; a CSV file is refused.
+fn shape_of(name: &str) -> Result<Shape, AppError> {
+    match shape_of_name(name) {
+        Ok(shape) => Ok(shape.unwrap_or(Shape::ArrayOrObject)),
+        Err(e) => Err(AppError::Malformed(e.to_string())),
     }
-    let text = content.trim_ascii_start();
-    if text.first() == Some(&b'{') {
-        let first_line = text.split(|b| *b == b'\n').next().unwrap_or(text);
-        if let Ok(serde_json::Value::Object(map)) =
-            serde_json::from_slice::<serde_json::Value>(first_line)
-            && !map.contains_key("data")
-            && text.len() > first_line.len()
-        {
-            return Shape::Lines;
-        }
-    }
-    Shape::ArrayOrObject
 }
 
 #[derive(Template)]
@@ -53,6 +42,38 @@ struct PreviewPage {
     can_force: bool,
     errors: Vec<RecordError>,
     more_errors: usize,
+    /// The records it would change, record by record (the first of them).
+    changes: Vec<ChangeRow>,
+    /// Changed records not listed.
+    more_changes: u64,
+}
+
+/// One record the import would change, for the preview's table.
+pub struct ChangeRow {
+    pub external_id: String,
+    pub title: String,
+    /// What happens, in words.
+    pub what: &'static str,
+    /// The badge's class.
+    pub action: &'static str,
+    pub fields: String,
+}
+
+impl ChangeRow {
+    fn of(p: crate::service::import_preview::PreviewedRecord) -> Self {
+        ChangeRow {
+            what: match p.action {
+                "created" => "new",
+                "updated" => "changed",
+                "restored" => "brought back",
+                _ => "deleted",
+            },
+            action: p.action,
+            title: p.title.unwrap_or_default(),
+            fields: and_list(&p.fields),
+            external_id: p.external_id,
+        }
+    }
 }
 
 fn options(mode: &str, strict: bool, force: bool, dry_run: bool) -> ImportOptions {
@@ -105,24 +126,28 @@ async fn preview_page(
 ) -> UiResult {
     let tenant = viewed.tenant()?;
     let name = sources::get(&state.db, tenant, source).await?.name;
-    let shape = shape_of(&file_name, &content);
-    let result = dry_run(
-        state,
-        viewed,
-        source,
-        content,
-        shape,
-        options(&mode, strict, force, true),
-    )
-    .await?;
+    let result = match shape_of(&file_name) {
+        Ok(shape) => {
+            let opts = options(&mode, strict, force, true);
+            dry_run(state, viewed, source, content, shape, opts).await?
+        }
+        Err(e) => Err(e),
+    };
+    let mut planned = Vec::new();
     let (stats, refusal, can_force, mut errors) = match result {
-        Ok(out) => (Some(out.stats), None, false, out.errors),
+        Ok(out) => {
+            planned = out.preview;
+            (Some(out.stats), None, false, out.errors)
+        }
         Err(AppError::Rejected { errors }) => (
             None,
             Some(format!(
-                "{} record(s) are invalid, and “refuse the whole file” is on: nothing would be \
-                 imported",
-                errors.len()
+                "{} invalid, and “refuse the whole file” is on: nothing would be imported",
+                if errors.len() == 1 {
+                    "1 record is".to_string()
+                } else {
+                    format!("{} records are", num(errors.len() as u64))
+                }
             )),
             false,
             errors,
@@ -141,6 +166,9 @@ async fn preview_page(
     };
     let more_errors = errors.len().saturating_sub(50);
     errors.truncate(50);
+    let changing = stats.map_or(0, |s| s.created + s.updated + s.restored + s.deleted);
+    let more_changes = changing.saturating_sub(planned.len() as u64);
+    let changes = planned.into_iter().map(ChangeRow::of).collect();
     render(&PreviewPage {
         layout: Layout::new(viewed, format!("Import into {name}: check"), "sources"),
         source_id: source.0,
@@ -155,6 +183,8 @@ async fn preview_page(
         can_force,
         errors,
         more_errors,
+        changes,
+        more_changes,
     })
 }
 
@@ -242,7 +272,7 @@ pub async fn confirm(
         )
         .await;
     }
-    let shape = shape_of(&upload.file_name, &upload.content);
+    let shape = shape_of(&upload.file_name)?;
     let input = ImportInput::Body(Box::new(std::io::Cursor::new(upload.content)), shape);
     let opts = options(&mode, strict, force, false);
     let result = imports::import_keeping_index(
@@ -262,20 +292,34 @@ pub async fn confirm(
             uploads::remove(&state.db, upload.id).await?;
             let s = out.stats;
             let run = out.run_id.map(|r| r.0).unwrap_or(0);
-            Ok(done(
+            // What comes next: syncing it to the website.
+            let targets = targets::list(&state.db, tenant).await?;
+            let next = match targets.as_slice() {
+                [] => None,
+                [one] => Some((
+                    format!("/ui/targets/{}?source={id}#sync", one.id),
+                    format!("now sync it to {}", one.name),
+                )),
+                many => Some((
+                    "/ui/targets".to_string(),
+                    format!("now sync it to one of your {} targets", many.len()),
+                )),
+            };
+            Ok(done_then(
                 &viewed,
                 &format!("/ui/runs/{run}"),
                 format!(
                     "imported {}: {} created, {} updated, {} unchanged, {} deleted, {} restored, \
                      {} rejected.",
                     upload.file_name,
-                    s.created,
-                    s.updated,
-                    s.unchanged,
-                    s.deleted,
-                    s.restored,
-                    s.rejected
+                    num(s.created),
+                    num(s.updated),
+                    num(s.unchanged),
+                    num(s.deleted),
+                    num(s.restored),
+                    num(s.rejected)
                 ),
+                next,
             ))
         }
         Err(e) => Ok(refused(&viewed, &back, "import", &e.into())),
@@ -288,13 +332,13 @@ mod tests {
 
     #[test]
     fn shapes_of_files() {
-        assert_eq!(shape_of("a.json", b"[{\"id\": 1}]"), Shape::ArrayOrObject);
-        assert_eq!(shape_of("a.json", b"{\"data\": []}"), Shape::ArrayOrObject);
-        assert_eq!(
-            shape_of("a.json", b"{\"id\": 1}\n{\"id\": 2}\n"),
-            Shape::Lines
+        assert_eq!(shape_of("a.json").unwrap(), Shape::ArrayOrObject);
+        assert_eq!(shape_of("a.NDJSON").unwrap(), Shape::Lines);
+        assert!(
+            shape_of("a.csv")
+                .unwrap_err()
+                .to_string()
+                .contains("looks like CSV")
         );
-        assert_eq!(shape_of("a.NDJSON", b"[]"), Shape::Lines);
-        assert_eq!(shape_of("a.json", b"{\"id\": 1}"), Shape::ArrayOrObject);
     }
 }

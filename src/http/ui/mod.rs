@@ -106,6 +106,9 @@ pub struct Flash {
     pub text: String,
     /// The form it belongs next to (its `id`), if any; else it is shown at the top.
     pub at: String,
+    /// What to do next: a page of the dashboard (a path under `/ui/`) and the link's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<(String, String)>,
 }
 
 /// What a page request knows about its viewer.
@@ -288,10 +291,21 @@ pub fn redirect(viewed: &Viewed, path: &str, flash: Option<Flash>) -> Response {
 
 /// `redirect` with a message saying what was done.
 pub fn done(viewed: &Viewed, path: &str, text: impl Into<String>) -> Response {
+    done_then(viewed, path, text, None)
+}
+
+/// `done`, with a link to what to do next (`(path under the base, words)`).
+pub fn done_then(
+    viewed: &Viewed,
+    path: &str,
+    text: impl Into<String>,
+    next: Option<(String, String)>,
+) -> Response {
     let flash = Flash {
         ok: true,
         text: text.into(),
         at: String::new(),
+        next,
     };
     redirect(viewed, path, Some(flash))
 }
@@ -302,6 +316,7 @@ pub fn refused(viewed: &Viewed, path: &str, at: &str, err: &UiError) -> Response
         ok: false,
         text: err.detail(),
         at: at.to_string(),
+        next: None,
     };
     redirect(viewed, &format!("{path}#{at}"), Some(flash))
 }
@@ -426,7 +441,12 @@ pub async fn gate<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Res
         let decoded: String = form_urlencoded::parse(format!("v={v}").as_bytes())
             .map(|(_, v)| v.into_owned())
             .next()?;
-        serde_json::from_str(&decoded).ok()
+        let mut flash: Flash = serde_json::from_str(&decoded).ok()?;
+        // A link leads to a page of the dashboard, nowhere else.
+        flash.next = flash
+            .next
+            .filter(|(path, _)| path.starts_with("/ui/") && !path.contains("//"));
+        Some(flash)
     });
     match session {
         Some((session, token)) => {

@@ -3,7 +3,7 @@
 use super::view::{self, Bar, Layout, RunRow, When};
 use super::{UiResult, Viewed, redirect, render};
 use crate::http::AppState;
-use crate::service::dashboard;
+use crate::service::{dashboard, keys};
 use askama::Template;
 use poem::handler;
 use poem::web::Data;
@@ -43,6 +43,7 @@ pub async fn page(viewed: Viewed, Data(state): Data<&AppState>) -> UiResult {
     let tenant = viewed.tenant()?;
     let o = dashboard::overview(&state.db, tenant).await?;
     let bars = view::chart(&o.runs);
+    let names = keys::names(&state.db, tenant).await?;
     let page = OverviewPage {
         layout: Layout::new(&viewed, "Overview", "overview"),
         sources: o
@@ -73,7 +74,12 @@ pub async fn page(viewed: Viewed, Data(state): Data<&AppState>) -> UiResult {
             .iter()
             .map(|(kind, n)| view::warnings_of_kind(*n, kind))
             .collect(),
-        runs: o.runs.iter().take(10).map(RunRow::of).collect(),
+        runs: o
+            .runs
+            .iter()
+            .take(10)
+            .map(|r| RunRow::named(r, &names))
+            .collect(),
         chart_width: (bars.len() as u32 * 20).max(20),
         chart_height: view::CHART_HEIGHT,
         bars,

@@ -230,6 +230,7 @@ async fn record(
         Side::Target => PropertyKind::Target,
     };
     let history = snapshots::history(&state.db, tenant, kind, property_id, VERSIONS).await?;
+    let key_names = crate::service::keys::names(&state.db, tenant).await?;
     let run_ids: Vec<i64> = history.iter().filter_map(|s| s.run_id).collect();
     let by_run: HashMap<i64, crate::entity::runs::Model> =
         runs::by_ids(&state.db, tenant, &run_ids)
@@ -256,7 +257,14 @@ async fn record(
             at: When::of(&s.created_at),
             reason: s.reason.clone(),
             by: run
-                .map(|r| format!("run {} ({}, {})", r.id, r.kind, r.actor))
+                .map(|r| {
+                    format!(
+                        "run {} ({}, {})",
+                        r.id,
+                        r.kind,
+                        super::view::actor_words(&r.actor, &key_names)
+                    )
+                })
                 .unwrap_or_default(),
             run_id: run.map(|r| r.id),
             changes: diff::field_changes(&before, &newer.0),

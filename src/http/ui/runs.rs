@@ -1,12 +1,13 @@
 //! Runs: the audit log, one run's page (the records it touched, with the fields it changed),
 //! and rolling a run back after a confirmation page that says what would be skipped.
 use super::records::encode_path;
-use super::view::{Layout, RunRow};
+use super::view::{self, Layout, RunRow};
 use super::{Posted, UiResult, Viewed, done, refused, render};
 use crate::domain::diff::{self, FieldChange};
+use crate::domain::title::title_of;
 use crate::http::AppState;
 use crate::ids::RunId;
-use crate::service::{dashboard, runs, snapshots};
+use crate::service::{dashboard, keys, runs, snapshots, warnings};
 use askama::Template;
 use poem::handler;
 use poem::web::{Data, Path, Query};
@@ -42,9 +43,10 @@ pub async fn list(
     let next = (found.len() as u64 == PAGE)
         .then(|| found.last().map(|r| r.id))
         .flatten();
+    let names = keys::names(&state.db, tenant).await?;
     render(&ListPage {
         layout: Layout::new(&viewed, "Runs", "runs"),
-        runs: found.iter().map(RunRow::of).collect(),
+        runs: found.iter().map(|r| RunRow::named(r, &names)).collect(),
         total,
         next,
     })
@@ -53,8 +55,13 @@ pub async fn list(
 pub struct TouchedRow {
     pub link: String,
     pub external_id: String,
+    pub title: String,
     pub side: String,
+    /// The badge's class: created, updated, deleted, restored, or unchanged when a run wrote
+    /// a version of the record and no field changed.
     pub action: &'static str,
+    /// What happened, in words.
+    pub words: String,
     pub changes: Vec<FieldChange>,
 }
 
@@ -85,6 +92,17 @@ pub async fn page(
     let run = runs::get(&state.db, tenant, RunId(id)).await?;
     let (touched, total, next) =
         dashboard::touched(&state.db, tenant, RunId(id), PAGE, query.after).await?;
+    // The warnings it raised, by record: a record it wrote nothing to may have one.
+    let raised = warnings::list(
+        &state.db,
+        tenant,
+        &warnings::WarningFilter {
+            run: Some(RunId(id)),
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?;
     let rows = touched
         .into_iter()
         .map(|t| {
@@ -103,6 +121,24 @@ pub async fn page(
             } else {
                 "sources"
             };
+            let changes = diff::field_changes(&before, &after);
+            let title = title_of(&after).or_else(|| title_of(&before));
+            let (action, words) = if t.action == "updated" && changes.is_empty() {
+                let warning = raised
+                    .iter()
+                    .find(|w| w.external_id.as_deref() == Some(t.external_id.as_str()));
+                let why = match warning {
+                    Some(w) => format!(
+                        "nothing written: warning #{} ({})",
+                        w.id,
+                        view::kind_words(&w.kind)
+                    ),
+                    None => "nothing written: no field changed".to_string(),
+                };
+                ("unchanged", why)
+            } else {
+                (t.action, view::action_words(t.action).to_string())
+            };
             TouchedRow {
                 link: format!(
                     "/ui/{many}/{}/records/{}",
@@ -110,9 +146,11 @@ pub async fn page(
                     encode_path(&t.external_id)
                 ),
                 external_id: t.external_id,
+                title: title.unwrap_or_default(),
                 side: t.property_kind,
-                action: t.action,
-                changes: diff::field_changes(&before, &after),
+                action,
+                words,
+                changes,
             }
         })
         .collect();
@@ -146,7 +184,7 @@ pub async fn page(
         layout: Layout::new(&viewed, format!("Run {id}"), "runs"),
         source_id: run.source_id,
         target_id: run.target_id,
-        run: RunRow::of(&run),
+        run: RunRow::named(&run, &keys::names(&state.db, tenant).await?),
         can_roll_back,
         touched: rows,
         total,
@@ -217,10 +255,10 @@ pub async fn rollback(
             &viewed,
             &format!("/ui/runs/{}", out.run_id),
             format!(
-                "run {id} was rolled back: {} record(s) restored, {} removed, {} left alone.",
-                out.restored,
-                out.removed,
-                out.skipped.len()
+                "run {id} was rolled back: {} restored, {} removed, {} left alone.",
+                view::plural(out.restored, "record", "records"),
+                view::num(out.removed),
+                view::num(out.skipped.len())
             ),
         )),
         Err(e) => Ok(refused(&viewed, &back, "rollback", &e.into())),

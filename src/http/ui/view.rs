@@ -81,9 +81,75 @@ impl When {
     }
 }
 
-/// "1 record", "2 records".
-pub fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+/// A number a page counts with (templates hand over values or references to them).
+pub trait Count {
+    fn count(&self) -> u64;
+}
+
+impl Count for u64 {
+    fn count(&self) -> u64 {
+        *self
+    }
+}
+
+impl Count for usize {
+    fn count(&self) -> u64 {
+        *self as u64
+    }
+}
+
+impl<T: Count + ?Sized> Count for &T {
+    fn count(&self) -> u64 {
+        (**self).count()
+    }
+}
+
+/// "1 record", "2 records", "12,345 records".
+pub fn plural(n: impl Count, one: &str, many: &str) -> String {
+    let n = n.count();
+    format!("{} {}", num(n), if n == 1 { one } else { many })
+}
+
+/// A count with thousands separators: 1234567 → "1,234,567".
+pub fn num(n: impl Count) -> String {
+    let digits = n.count().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub use crate::domain::words::{and_list, fields_in_words};
+
+/// A warning kind in words, for its badge.
+pub fn kind_words(kind: &str) -> &str {
+    match kind {
+        "conflict" => "changed on both sides",
+        "kept_target" => "kept the website's values",
+        "overwritten" => "overwrote edits made by hand",
+        "deleted_manual" => "deleted a record edited by hand",
+        "rejected" => "records refused by an import",
+        other => other,
+    }
+}
+
+/// A sync action in words, for its badge.
+pub fn action_words(action: &str) -> &str {
+    match action {
+        "create" | "created" => "new",
+        "update" | "updated" => "updated",
+        "restore" | "restored" => "brought back",
+        "merge" => "merged",
+        "keep_target" => "kept as edited",
+        "overwrite" => "overwritten",
+        "delete" | "deleted" => "deleted",
+        "unchanged" => "nothing written",
+        other => other,
+    }
 }
 
 /// "3 conflicts", "1 rejected record": a count of open warnings of a kind, in words.
@@ -97,6 +163,23 @@ pub fn warnings_of_kind(n: u64, kind: &str) -> String {
         other => (other, other),
     };
     plural(n, one, many)
+}
+
+/// Who started a run, in words: a key by its name (runs record its public prefix), "the
+/// command line", "the daily cleanup".
+pub fn actor_words(actor: &str, key_names: &std::collections::HashMap<String, String>) -> String {
+    let (prefix, place) = match actor.strip_suffix(" (dashboard)") {
+        Some(prefix) => (prefix, " in the dashboard"),
+        None => (actor, ""),
+    };
+    match prefix {
+        "cli" => "the command line".into(),
+        "scheduler" => "the daily cleanup".into(),
+        _ => match key_names.get(prefix) {
+            Some(name) => format!("key “{name}”{place}"),
+            None => format!("key {prefix}…{place}"),
+        },
+    }
 }
 
 /// How long a run took, in words.
@@ -152,7 +235,13 @@ pub fn counts(stats: &serde_json::Value) -> String {
     let mut parts = Vec::new();
     for key in order {
         if let Some(n) = map.get(key).and_then(|v| v.as_u64()).filter(|n| *n > 0) {
-            parts.push(format!("{n} {key}"));
+            let word = match (key, n) {
+                ("warnings", 1) => "warning",
+                ("snapshots", 1) => "snapshot",
+                ("runs", 1) => "run",
+                _ => key,
+            };
+            parts.push(format!("{} {word}", num(n)));
         }
     }
     if parts.is_empty() {
@@ -163,6 +252,13 @@ pub fn counts(stats: &serde_json::Value) -> String {
 }
 
 impl RunRow {
+    /// The row of `run`, its actor named by `key_names` (see [`actor_words`]).
+    pub fn named(run: &runs::Model, key_names: &std::collections::HashMap<String, String>) -> Self {
+        let mut row = Self::of(run);
+        row.actor = actor_words(&run.actor, key_names);
+        row
+    }
+
     pub fn of(run: &runs::Model) -> Self {
         let stats: serde_json::Value = serde_json::from_str(&run.stats).unwrap_or_default();
         let detail: serde_json::Value = run
@@ -299,8 +395,8 @@ mod tests {
 
     #[test]
     fn words() {
-        assert_eq!(plural(1, "record", "records"), "1 record");
-        assert_eq!(plural(0, "record", "records"), "0 records");
+        assert_eq!(plural(1u64, "record", "records"), "1 record");
+        assert_eq!(plural(0u64, "record", "records"), "0 records");
         assert_eq!(warnings_of_kind(3, "conflict"), "3 conflicts");
         assert_eq!(warnings_of_kind(1, "conflict"), "1 conflict");
         assert_eq!(warnings_of_kind(2, "rejected"), "2 rejected records");
@@ -310,5 +406,24 @@ mod tests {
         );
         assert_eq!(counts(&serde_json::json!({})), "no changes");
         assert_eq!(duration(&run(1, "sync", "{}")), "1.5 s");
+        let names =
+            std::collections::HashMap::from([("sm_1234abcd".to_string(), "office".to_string())]);
+        assert_eq!(actor_words("sm_1234abcd", &names), "key “office”");
+        assert_eq!(
+            actor_words("sm_1234abcd (dashboard)", &names),
+            "key “office” in the dashboard"
+        );
+        assert_eq!(actor_words("sm_99", &names), "key sm_99…");
+        assert_eq!(actor_words("cli", &names), "the command line");
+        assert_eq!(num(0u64), "0");
+        assert_eq!(num(999u64), "999");
+        assert_eq!(num(1000u64), "1,000");
+        assert_eq!(num(1234567u64), "1,234,567");
+        assert_eq!(plural(12345u64, "record", "records"), "12,345 records");
+        assert_eq!(kind_words("kept_target"), "kept the website's values");
+        assert_eq!(
+            counts(&serde_json::json!({"created": 12000, "warnings": 1})),
+            "12,000 created, 1 warning"
+        );
     }
 }

@@ -3,14 +3,14 @@
 //! page: per field the value the last sync wrote (base), the source's and the website's, and
 //! a choice per field labelled with the value it keeps.
 use super::records::encode_path;
-use super::view::{Layout, When};
+use super::view::{Layout, When, and_list};
 use super::{Posted, UiError, UiResult, Viewed, done, refused, render};
 use crate::domain::diff::{self, ConflictRow};
 use crate::entity::warnings as warning_entity;
 use crate::http::AppState;
-use crate::ids::{SourceId, TargetId, WarningId};
+use crate::ids::{Owner, SourceId, TargetId, WarningId};
 use crate::service::warnings::{self, Choice, Resolution, WarningFilter};
-use crate::service::{sources, targets};
+use crate::service::{properties, sources, targets};
 use askama::Template;
 use poem::handler;
 use poem::web::{Data, Path, Query};
@@ -35,6 +35,8 @@ pub struct Row {
     pub kind: String,
     pub status: String,
     pub external_id: String,
+    /// The record's title (see `domain::title`), if it has one.
+    pub title: String,
     pub record_link: Option<String>,
     pub message: String,
     pub fields: String,
@@ -49,12 +51,13 @@ fn row(w: &warning_entity::Model) -> Row {
         kind: w.kind.clone(),
         status: w.status.clone(),
         external_id: w.external_id.clone().unwrap_or_default(),
+        title: String::new(),
         record_link: match (w.target_id, &w.external_id) {
             (Some(t), Some(e)) => Some(format!("/ui/targets/{t}/records/{}", encode_path(e))),
             _ => None,
         },
         message: w.message.clone(),
-        fields: fields.join(", "),
+        fields: and_list(&fields),
         created: When::of(&w.created_at),
         resolution: w.resolution.clone().unwrap_or_default(),
     }
@@ -145,9 +148,11 @@ pub async fn list(
             name: t.name,
         })
         .collect();
+    let mut rows: Vec<Row> = found.iter().map(row).collect();
+    name_records(state, &found, &mut rows).await?;
     render(&ListPage {
         layout: Layout::new(&viewed, "Warnings", "warnings"),
-        rows: found.iter().map(row).collect(),
+        rows,
         total,
         status: status.to_string(),
         kind,
@@ -165,6 +170,31 @@ pub async fn list(
         targets,
         next,
     })
+}
+
+/// Fills in the titles of the records the warnings are about (one read per target).
+async fn name_records(
+    state: &AppState,
+    found: &[warning_entity::Model],
+    rows: &mut [Row],
+) -> Result<(), UiError> {
+    let mut by_target: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for w in found {
+        if let (Some(t), Some(e)) = (w.target_id, &w.external_id) {
+            by_target.entry(t).or_default().push(e.clone());
+        }
+    }
+    for (target, ids) in by_target {
+        let titles = properties::titles(&state.db, Owner::Target(TargetId(target)), &ids).await?;
+        for (w, r) in found.iter().zip(rows.iter_mut()) {
+            if w.target_id == Some(target)
+                && let Some(t) = w.external_id.as_ref().and_then(|e| titles.get(e))
+            {
+                r.title = t.clone();
+            }
+        }
+    }
+    Ok(())
 }
 
 fn resolution_of(text: &str) -> Result<Resolution, UiError> {
@@ -253,7 +283,11 @@ pub async fn bulk_resolve(viewed: Viewed, Data(state): Data<&AppState>, form: Po
         Ok(done(
             &viewed,
             "/ui/warnings?status=open",
-            format!("{resolved} warning(s) resolved ({}).", resolution.as_str()),
+            format!(
+                "{} resolved ({}).",
+                super::view::plural(resolved as u64, "warning", "warnings"),
+                resolution.as_str()
+            ),
         ))
     } else {
         let err = UiError::BadForm(format!(
