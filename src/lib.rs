@@ -11,6 +11,8 @@ pub mod entity;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod ingest;
 pub mod service;
+pub(crate) mod store;
 
 pub use error::{AppError, AppResult};

@@ -2,7 +2,7 @@
 //! `fuzz/seeds/`, where each fuzzing run starts).
 use serde_json::Value;
 use sync_manager::domain::canonical::{canonical_and_hash, canonical_string};
-use sync_manager::service::json_stream::{Flow, Shape, for_each_element_in};
+use sync_manager::ingest::json_stream::{Flow, Shape, for_each_element_in};
 
 /// A number serde_json's default float parser read 1 ulp off: the canonical text of a record
 /// holding it changed when it was parsed again, so an edit of another field (which parses the

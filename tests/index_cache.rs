@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use sync_manager::AppError;
 use sync_manager::ids::{RunId, SourceId, TenantId};
+use sync_manager::ingest::json_stream::Shape;
 use sync_manager::service::imports::{self, ImportInput, ImportMode, ImportOptions, ImportOutcome};
 use sync_manager::service::index_cache::IndexCache;
-use sync_manager::service::json_stream::Shape;
 use sync_manager::service::properties::{self, PropertyFilter};
 use sync_manager::service::{Actor, snapshots, sources, tenants};
 

@@ -4,7 +4,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use sync_manager::domain::{borrowed::Node, canonical, identity};
+use sync_manager::domain::{canonical, identity};
+use sync_manager::ingest::borrowed::Node;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<Value>(data) else {

@@ -4,7 +4,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
-use sync_manager::domain::{borrowed::Node, identity};
+use sync_manager::domain::identity;
+use sync_manager::ingest::borrowed::Node;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {

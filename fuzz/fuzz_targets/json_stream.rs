@@ -10,7 +10,7 @@ use dribble::{Dribble, knobs};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use sync_manager::service::json_stream::{Flow, Shape, for_each_element_in};
+use sync_manager::ingest::json_stream::{Flow, Shape, for_each_element_in};
 
 /// Nesting deeper than serde_json's limit (128) makes it refuse what is otherwise JSON.
 fn shallow(data: &[u8]) -> bool {

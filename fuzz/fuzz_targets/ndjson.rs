@@ -5,7 +5,7 @@
 mod dribble;
 use dribble::{Dribble, knobs};
 use libfuzzer_sys::fuzz_target;
-use sync_manager::service::json_stream::{Flow, Shape, for_each_element_in};
+use sync_manager::ingest::json_stream::{Flow, Shape, for_each_element_in};
 
 fn is_space(b: &u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')

@@ -1,8 +1,8 @@
 use super::{Ctx, print_json};
 use crate::ids::{SourceId, TenantId};
+use crate::ingest::format::shape_of_name;
 use crate::service::Actor;
 use crate::service::imports::{self, ImportInput, ImportMode, ImportOptions, ProgressFn};
-use crate::service::input_format::shape_of_name;
 use argh::FromArgs;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;

@@ -1,9 +1,9 @@
 //! Pure logic with no I/O: canonical JSON and hashing, record identity, three-way merge,
 //! JSON merge patch, and the stats types every operation reports.
-pub mod borrowed;
 pub mod canonical;
 pub mod diff;
 pub mod identity;
+pub(crate) mod import_index;
 pub mod kinds;
 pub mod merge;
 pub mod patch;

@@ -164,7 +164,7 @@ async fn prepare_request(
     let import = req.method() == poem::http::Method::POST && req.uri().path().ends_with("/import");
     if no_body && import {
         return Err(poem::Error::from_string(
-            crate::service::input_format::FormatError::Empty.to_string(),
+            crate::ingest::format::FormatError::Empty.to_string(),
             StatusCode::BAD_REQUEST,
         ));
     }

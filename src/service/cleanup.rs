@@ -2,10 +2,10 @@
 //! see `properties::list_state`). The merge base a target needs lives
 //! on the target property itself, never in a snapshot, so no cleanup can remove it.
 use super::runs::{self, RunKind};
-use super::sql::Sql;
 use super::{Actor, now};
 use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, TenantId};
+use crate::store::sql::Sql;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use serde::Serialize;

@@ -2,10 +2,10 @@
 //! sources and targets with their record counts, open warnings by kind, the last runs), the
 //! admin's list of tenants with their counts, and the records a run touched. Each is a few
 //! indexed queries, never a read of every record.
-use super::sql::Sql;
 use crate::entity::{runs, sources, targets, tenants};
 use crate::error::AppResult;
 use crate::ids::{Owner, RunId, SourceId, TargetId, TenantId};
+use crate::store::sql::Sql;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,

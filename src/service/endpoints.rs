@@ -154,7 +154,7 @@ macro_rules! endpoint_crud {
         ) -> AppResult<()> {
             let tx = $crate::db::begin_write(db).await?;
             let model = get(&tx, tenant, id).await?;
-            $crate::service::locks::lock(&tx, $owner(id), $crate::service::locks::Mode::Exclusive)
+            $crate::store::locks::lock(&tx, $owner(id), $crate::store::locks::Mode::Exclusive)
                 .await?;
             model.delete(&tx).await?;
             $crate::service::idempotency::seal(&tx).await?;

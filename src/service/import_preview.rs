@@ -2,8 +2,8 @@
 //! changed (with the fields that would change) and brought back ones first (the first
 //! [`SHOWN`] of each), then new ones (the first [`SHOWN_NEW`]); each with its title, so that
 //! people see listings and not only ids.
-use super::import_index::Outcome;
 use crate::domain::diff::field_changes;
+use crate::domain::import_index::Outcome;
 use crate::domain::title::title_of;
 use crate::entity::source_properties;
 use crate::error::AppResult;

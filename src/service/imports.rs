@@ -1,24 +1,25 @@
 //! Import: records into a source. Streams the input (a JSON array read element by element on a
 //! parser thread, pipelined with the database writer), compares hashes against the existing
 //! records read in one query, and writes in multi-row batches inside one transaction.
-use super::import_index::{
-    DELETED, EXISTS, Entry, Ids, Index, KnownRaw, NO_SLOT, Outcome, SEEN, Seen, Written,
-};
 use super::import_preview::{Preview, PreviewedRecord};
 use super::index_cache::{IndexCache, Stamp};
-use super::json_stream::{self, Envelope, Flow, Shape, StreamError};
-use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
-use super::sql::{self, AggPage, CHUNK, Sep, Sql, page_rows};
 use super::{Actor, now};
-use crate::domain::borrowed::Node;
 use crate::domain::canonical::{canonical_and_hash, hex_lower, hex32, push_hex};
 use crate::domain::identity::{IdentityError, extract_external_id};
+use crate::domain::import_index::{
+    DELETED, EXISTS, Entry, Ids, Index, KnownRaw, NO_SLOT, Outcome, SEEN, Seen, Written,
+};
 use crate::domain::stats::{ImportStats, RecordError};
 use crate::entity::warnings;
 use crate::error::{AppError, AppResult};
 use crate::ids::{Owner, RunId, SourceId, TenantId};
+use crate::ingest::borrowed::Node;
+use crate::ingest::json_stream::{self, Envelope, Flow, Shape, StreamError};
+use crate::store::agg::{self, AggPage, Sep, page_rows};
+use crate::store::locks::{self, Mode};
+use crate::store::sql::{CHUNK, Sql};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Set,
 };
@@ -577,7 +578,7 @@ fn produce(
 /// to decide (a reader's are put back in front of the rest; a file's are read where they
 /// are), or why it is refused.
 fn shaped(input: ImportInput) -> Result<(ImportInput, Shape), String> {
-    use super::input_format::{read_head, shape_of_head};
+    use crate::ingest::format::{read_head, shape_of_head};
     let could_not_read = |e: std::io::Error| format!("could not read the input: {e}");
     match input {
         ImportInput::Records(_) => Ok((input, Shape::Array)),
@@ -585,8 +586,8 @@ fn shaped(input: ImportInput) -> Result<(ImportInput, Shape), String> {
             let (head, whole) = read_head(&mut reader).map_err(could_not_read)?;
             let shape = match (given, shape_of_head(&head, whole)) {
                 // One record per line, as announced: only an empty input is refused here.
-                (Shape::Lines, Err(super::input_format::FormatError::Empty)) => {
-                    return Err(super::input_format::FormatError::Empty.to_string());
+                (Shape::Lines, Err(crate::ingest::format::FormatError::Empty)) => {
+                    return Err(crate::ingest::format::FormatError::Empty.to_string());
                 }
                 (Shape::Lines, _) => Shape::Lines,
                 (_, found) => found.map_err(|e| e.to_string())?,
@@ -794,7 +795,7 @@ impl Writer<'_> {
         self.index.reserve(page.rows);
         known.reserve(page.rows);
         for (i, id) in ids.into_iter().enumerate() {
-            let id = sql::int(id)?.unwrap_or_default();
+            let id = agg::int(id)?.unwrap_or_default();
             self.remember(
                 id,
                 external_ids[i],

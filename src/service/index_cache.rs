@@ -13,8 +13,8 @@
 //! it, and one that gets the lock before it is registered reads the database). A stamp
 //! never comes back once it has moved, so a kept index is either exactly the source's records
 //! or never used.
-use super::import_index::Stored;
 use super::properties::{ListState, list_state};
+use crate::domain::import_index::Stored;
 use crate::entity::sources;
 use crate::error::AppResult;
 use crate::ids::{Owner, SourceId, TenantId};
@@ -94,7 +94,8 @@ impl IndexCache {
     /// Whether an index of about `records` records may be kept.
     pub(crate) fn may_keep(&self, records: usize) -> bool {
         self.budget > 0
-            && records.saturating_mul(super::import_index::KEEP_BYTES_PER_RECORD) <= self.budget
+            && records.saturating_mul(crate::domain::import_index::KEEP_BYTES_PER_RECORD)
+                <= self.budget
     }
 
     /// The index kept for `source` if it was kept at `stamp`; an index kept at another stamp is

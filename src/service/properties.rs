@@ -1,9 +1,7 @@
 //! Properties: listing them, manual edits of target properties (JSON merge patch), and manual
 //! entry on `manual` sources.
-use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
-use super::sql::Sql;
 use super::{Actor, now};
 use crate::domain::canonical::Canonical;
 use crate::domain::identity::{extract_external_id, storable_id};
@@ -12,6 +10,8 @@ use crate::domain::patch::merge_patch;
 use crate::entity::{source_properties, target_properties};
 use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, SourceId, TargetId, TenantId};
+use crate::store::locks::{self, Mode};
+use crate::store::sql::Sql;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -170,7 +170,7 @@ async fn listed_page<E: EntityTrait>(
     page: sea_orm::Select<E>,
     listed: Listed,
 ) -> AppResult<Option<Vec<ListedProperty>>> {
-    use super::sql::{AggPage, Sep, int};
+    use crate::store::agg::{AggPage, Sep, int};
     use sea_orm::QueryTrait;
     let backend = conn.get_database_backend();
     let pg = backend == sea_orm::DbBackend::Postgres;

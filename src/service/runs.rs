@@ -4,11 +4,11 @@
 //! the work starts ([`open`]), and their transaction finishes it; a run whose process died is
 //! marked failed ("interrupted") by the next process that starts ([`reap_interrupted`]).
 //! Short ones (a manual edit, restore, resolve) write their run with their effect ([`start`]).
-use super::sql::Sql;
 use super::{Actor, now};
 use crate::entity::runs;
 use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, SourceId, TargetId, TenantId};
+use crate::store::sql::Sql;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,

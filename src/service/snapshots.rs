@@ -1,12 +1,12 @@
 //! Snapshots: the full previous version of a property, written before every change to it.
 //! Also restoring one snapshot and rolling back a whole run.
-use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
-use super::sql::{CHUNK, Sql};
 use super::{Actor, now};
 use crate::entity::{snapshots, source_properties, target_properties, warnings};
 use crate::error::{AppError, AppResult};
 use crate::ids::{Owner, RunId, SnapshotId, SourceId, TargetId, TenantId};
+use crate::store::locks::{self, Mode};
+use crate::store::sql::{CHUNK, Sql};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, sea_query::Expr,

@@ -2,10 +2,8 @@
 //! Reads both sides' hashes in two queries, decides per record, and copies unchanged-by-hand
 //! records inside the database in multi-row statements; only hand-edited records whose source
 //! changed are handled one by one (merge, keep, or overwrite with a warning).
-use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
-use super::sql::{self, AggPage, CHUNK, Sep, Sql, page_rows};
 use super::{Actor, now, parse_object};
 use crate::domain::canonical::Canonical;
 use crate::domain::kinds::{ConflictPolicy, DeletePolicy};
@@ -14,6 +12,9 @@ use crate::domain::stats::{PlannedAction, SyncAction, SyncStats};
 use crate::entity::{target_properties, warnings};
 use crate::error::{AppError, AppResult};
 use crate::ids::{Owner, RunId, SourceId, TargetId, TenantId};
+use crate::store::agg::{self, AggPage, Sep, page_rows};
+use crate::store::locks::{self, Mode};
+use crate::store::sql::{CHUNK, Sql};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Set,
 };
@@ -645,19 +646,19 @@ async fn load_candidates(
         out.reserve(page.rows);
         for v in rows {
             let source = SourceRow {
-                id: sql::int(v[0])?.unwrap_or_default(),
+                id: agg::int(v[0])?.unwrap_or_default(),
                 external_id: v[1].to_string(),
                 hash: v[2].to_string(),
                 deleted: v[3] == "1",
             };
-            let target = match sql::int(v[4])? {
+            let target = match agg::int(v[4])? {
                 None => None,
                 Some(id) => Some(TargetRow {
                     id,
                     hash: v[5].to_string(),
                     synced_hash: (!v[6].is_empty()).then(|| v[6].to_string()),
                     deleted: v[7] == "1",
-                    source_property_id: sql::int(v[8])?,
+                    source_property_id: agg::int(v[8])?,
                 }),
             };
             out.push((source, target));

@@ -1,5 +1,4 @@
 //! Warnings: what a human must look at, and resolving them.
-use super::locks::{self, Mode};
 use super::runs::{self, RunKind};
 use super::snapshots::{PropertyKind, snapshot_ids};
 use super::{Actor, now, parse_object};
@@ -8,6 +7,7 @@ use crate::domain::merge::FieldConflict;
 use crate::entity::{source_properties, target_properties, warnings};
 use crate::error::{AppError, AppResult};
 use crate::ids::{Owner, RunId, SourceId, TargetId, TenantId, WarningId};
+use crate::store::locks::{self, Mode};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,

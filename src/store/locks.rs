@@ -10,7 +10,7 @@
 //! * **single-record writers** read one record, change it and write it back: a manual edit,
 //!   manual entry, a warning's resolution, a snapshot's restore. They take the owner's lock
 //!   **shared** (they need not wait for each other) and then read the one row they change with
-//!   `SELECT … FOR UPDATE` ([`for_update`]), so two of them on the same record queue up
+//!   `SELECT … FOR UPDATE` (sea-orm's `lock_exclusive`), so two of them on the same record queue up
 //!   instead of one overwriting what the other read.
 //!
 //! A sync also takes its *source's* lock shared: an import into that source waits for the
@@ -69,14 +69,4 @@ pub async fn lock(tx: &impl ConnectionTrait, owner: Owner, mode: Mode) -> AppRes
     q.bind(class).push(", ").bind(id as i32).push(")");
     q.execute(tx).await?;
     Ok(())
-}
-
-/// ` FOR UPDATE` on PostgreSQL (appended to a single-record writer's read of its row), nothing
-/// on SQLite, whose writers are serialised by `BEGIN IMMEDIATE`.
-pub fn for_update(backend: DbBackend) -> &'static str {
-    if backend == DbBackend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    }
 }

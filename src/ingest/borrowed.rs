@@ -2,8 +2,8 @@
 //! objects as sorted entry lists. Gives the same external id and the same canonical text as
 //! parsing into a `serde_json::Value` (`crate::domain::canonical`), at a fraction of the
 //! allocations; the import's parser uses it for every record it has to parse.
-use super::canonical::{finish_canonical, write_string};
-use super::identity::{IdentityError, identity_field, identity_of};
+use crate::domain::canonical::{finish_canonical, write_string};
+use crate::domain::identity::{IdentityError, identity_field, identity_of};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value};
 use std::borrow::Cow;

@@ -1,0 +1,6 @@
+//! Every SQL statement and every SQLite/PostgreSQL difference: plain functions, the backend
+//! matched once per statement. Nothing above this layer writes SQL text or asks which database
+//! it runs on.
+pub mod agg;
+pub mod locks;
+pub mod sql;
