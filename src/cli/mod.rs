@@ -238,7 +238,7 @@ pub(crate) async fn with_key<T: Serialize>(
     let Some(key) = key else {
         return Ok(Keyed::Fresh(work.await?));
     };
-    crate::service::tenants::get(db, tenant).await?;
+    crate::service::scope::get(db, tenant).await?;
     let req = Request {
         scope: Scope::Tenant(tenant),
         key,
@@ -295,9 +295,7 @@ pub(crate) enum AdminKey {
 /// Creates the admin key of a new database: the operator's (`SYNC_MANAGER_ADMIN_KEY`), or a
 /// random one to show once.
 pub(crate) async fn admin_key(db: &DatabaseConnection) -> anyhow::Result<AdminKey> {
-    let given = std::env::var("SYNC_MANAGER_ADMIN_KEY")
-        .ok()
-        .filter(|k| !k.trim().is_empty());
+    let given = crate::config::admin_key_from_env();
     match crate::service::keys::ensure_admin_key_with(db, given.as_deref()).await? {
         Some(_) if given.is_some() => Ok(AdminKey::FromEnv),
         Some(key) => Ok(AdminKey::Generated(key.key)),

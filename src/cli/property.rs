@@ -1,6 +1,6 @@
 use super::{Ctx, parse_json_arg, print_json, when};
 use crate::entity::target_properties;
-use crate::ids::{SourceId, TargetId, TenantId};
+use crate::ids::{Owner, SourceId, TargetId, TenantId};
 use crate::service::Actor;
 use crate::service::properties::{self, PropertyFilter, has_manual_changes};
 use argh::FromArgs;
@@ -131,12 +131,8 @@ struct Delete {
     json: bool,
 }
 
-enum Owner {
-    Source(SourceId),
-    Target(TargetId),
-}
-
-fn owner(source: Option<SourceId>, target: Option<TargetId>) -> anyhow::Result<Owner> {
+/// The source or target of `--source ID` / `--target ID` (exactly one of them).
+pub(crate) fn owner(source: Option<SourceId>, target: Option<TargetId>) -> anyhow::Result<Owner> {
     match (source, target) {
         (Some(s), None) => Ok(Owner::Source(s)),
         (None, Some(t)) => Ok(Owner::Target(t)),

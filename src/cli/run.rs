@@ -81,7 +81,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let db = ctx.db().await?;
     match args.command {
         RunCommand::List(a) => {
-            crate::service::tenants::get(&db, a.tenant).await?;
+            crate::service::scope::get(&db, a.tenant).await?;
             let all = runs::list(&db, a.tenant, a.limit.clamp(1, 1000), None).await?;
             if a.json {
                 return print_json(&all);

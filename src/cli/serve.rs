@@ -1,4 +1,5 @@
 use super::Ctx;
+use crate::config::{ServeConfig, ServeFlags};
 use crate::http::{AppState, build_app};
 use crate::ids::TenantId;
 use crate::service::{Actor, cleanup, tenants};
@@ -34,21 +35,6 @@ pub struct Args {
     /// records per MiB (0 keeps none; default: env SYNC_MANAGER_INDEX_CACHE_MB, else 32)
     #[argh(option)]
     index_cache_mb: Option<u32>,
-}
-
-/// A whole number from a flag, else from an environment variable.
-fn number(flag: Option<u32>, var: &str) -> anyhow::Result<Option<u32>> {
-    if flag.is_some() {
-        return Ok(flag);
-    }
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| anyhow::anyhow!("{var} must be a whole number, got {v:?}")),
-        _ => Ok(None),
-    }
 }
 
 /// Runs the retention cleanup of every tenant once a day.
@@ -106,33 +92,16 @@ async fn shutdown_signal() {
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    let bind = args
-        .bind
-        .or_else(crate::config::bind_from_env)
-        .unwrap_or_else(|| "127.0.0.1:8000".to_string());
-    let max_body_mb = match args.max_body_mb {
-        Some(mb) => mb,
-        None => match std::env::var("SYNC_MANAGER_MAX_BODY_MB") {
-            Ok(v) => v.trim().parse().map_err(|_| {
-                anyhow::anyhow!("SYNC_MANAGER_MAX_BODY_MB must be a whole number of MiB, got {v:?}")
-            })?,
-            Err(_) => crate::http::DEFAULT_MAX_BODY_BYTES >> 20,
-        },
-    };
-    if max_body_mb == 0 {
-        anyhow::bail!("the body limit must be at least 1 MiB");
-    }
-    let rate = number(args.rate_limit, "SYNC_MANAGER_RATE_LIMIT")?.filter(|n| *n > 0);
-    let failures = number(args.auth_failures, "SYNC_MANAGER_AUTH_FAILURES")?.unwrap_or(10);
-    let read_timeout = match number(args.read_timeout, "SYNC_MANAGER_READ_TIMEOUT")? {
-        Some(0) => anyhow::bail!("the read timeout must be at least 1 second"),
-        Some(secs) => Duration::from_secs(secs.into()),
-        None => crate::http::body::DEFAULT_READ_TIMEOUT,
-    };
-    let index_cache = match number(args.index_cache_mb, "SYNC_MANAGER_INDEX_CACHE_MB")? {
-        Some(mb) => (mb as usize) << 20,
-        None => crate::service::index_cache::DEFAULT_BYTES,
-    };
+    let config = ServeConfig::resolve(ServeFlags {
+        bind: args.bind,
+        max_body_mb: args.max_body_mb,
+        rate_limit: args.rate_limit,
+        auth_failures: args.auth_failures,
+        read_timeout: args.read_timeout,
+        index_cache_mb: args.index_cache_mb,
+    })
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let bind = config.bind.clone();
     // Listen first: a key printed by a server that then cannot listen is easily lost.
     let acceptor = TcpListener::bind(bind.clone())
         .into_acceptor()
@@ -159,13 +128,15 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         super::AdminKey::Existing => {}
     }
     let state = AppState {
-        max_body_bytes: max_body_mb << 20,
-        read_timeout,
-        indexes: std::sync::Arc::new(crate::service::index_cache::IndexCache::new(index_cache)),
+        max_body_bytes: config.max_body_bytes,
+        read_timeout: config.read_timeout,
+        indexes: std::sync::Arc::new(crate::service::index_cache::IndexCache::new(
+            config.index_cache_bytes,
+        )),
         limits: std::sync::Arc::new(crate::http::limits::Limits::new(
-            failures.max(1),
+            config.auth_failures.max(1),
             Duration::from_secs(60),
-            rate,
+            config.rate_limit,
         )),
         ..AppState::new(db)
     };

@@ -1,8 +1,9 @@
 use super::{Ctx, print_json, when};
+use crate::ids::Side;
 use crate::ids::{SnapshotId, SourceId, TargetId, TenantId};
 use crate::service::Actor;
 use crate::service::properties;
-use crate::service::snapshots::{self, PropertyKind};
+use crate::service::snapshots;
 use argh::FromArgs;
 
 /// list the previous versions of a property, or restore one
@@ -62,13 +63,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         SnapshotCommand::List(a) => {
             let (kind, id) = match (a.source, a.target) {
                 (Some(s), None) => (
-                    PropertyKind::Source,
+                    Side::Source,
                     properties::get_source(&db, a.tenant, s, &a.external_id)
                         .await?
                         .id,
                 ),
                 (None, Some(t)) => (
-                    PropertyKind::Target,
+                    Side::Target,
                     properties::get_target(&db, a.tenant, t, &a.external_id)
                         .await?
                         .id,

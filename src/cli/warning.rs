@@ -1,4 +1,5 @@
 use super::{Ctx, print_json, when};
+use crate::domain::warning::WarningStatus;
 use crate::ids::{TenantId, WarningId};
 use crate::service::Actor;
 use crate::service::warnings::{self, Resolution, WarningFilter};
@@ -57,10 +58,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     match args.command {
         WarningCommand::List(a) => {
             let filter = WarningFilter {
-                status: (!a.all).then(|| "open".to_string()),
+                status: (!a.all).then(|| WarningStatus::Open.to_string()),
                 ..Default::default()
             };
-            crate::service::tenants::get(&db, a.tenant).await?;
+            crate::service::scope::get(&db, a.tenant).await?;
             let all = warnings::list(&db, a.tenant, &filter).await?;
             if a.json {
                 return print_json(&all);

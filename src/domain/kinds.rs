@@ -35,6 +35,8 @@ macro_rules! string_enum {
     };
 }
 
+pub(crate) use string_enum;
+
 string_enum!(
     /// Where records come from.
     SourceKind, "source type", { Json => "json", Scraped => "scraped", Manual => "manual", Api => "api" }

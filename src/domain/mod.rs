@@ -2,11 +2,14 @@
 //! JSON merge patch, and the stats types every operation reports.
 pub mod canonical;
 pub mod diff;
+pub mod drift;
 pub mod identity;
 pub(crate) mod import_index;
 pub mod kinds;
 pub mod merge;
 pub mod patch;
+pub mod run;
 pub mod stats;
 pub mod title;
+pub mod warning;
 pub mod words;

@@ -1,6 +1,38 @@
 //! Stats and plan types reported by imports and syncs.
 use serde::{Deserialize, Serialize};
 
+/// The words of a run's stats in the order people read them.
+pub const STAT_KEYS: [&str; 12] = [
+    "created",
+    "updated",
+    "unchanged",
+    "deleted",
+    "restored",
+    "rejected",
+    "warnings",
+    "removed",
+    "skipped",
+    "resolved",
+    "snapshots",
+    "runs",
+];
+
+/// What happened to a record, in words, for its badge: a sync action (`merge`,
+/// `keep_target`, …) or what a run did to it (`created`, `deleted`, …, `unchanged`).
+pub fn action_words(action: &str) -> &str {
+    match action {
+        "create" | "created" => "new",
+        "update" | "updated" => "updated",
+        "restore" | "restored" => "brought back",
+        "merge" => "merged",
+        "keep_target" => "kept as edited",
+        "overwrite" => "overwritten",
+        "delete" | "deleted" => "deleted",
+        "unchanged" => "nothing written",
+        other => other,
+    }
+}
+
 /// Counts of one import.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportStats {

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Default longest wait for the next bytes of a request body (`serve --read-timeout`).
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_READ_TIMEOUT: Duration = crate::config::DEFAULT_READ_TIMEOUT;
 /// A whole body must arrive within this many read timeouts.
 pub const WHOLE_BODY_TIMEOUTS: u32 = 10;
 

@@ -41,7 +41,7 @@ pub struct AppState {
 }
 
 /// Default request body limit: 64 MiB.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+pub const DEFAULT_MAX_BODY_BYTES: usize = crate::config::DEFAULT_MAX_BODY_MB << 20;
 
 impl AppState {
     pub fn new(db: DatabaseConnection) -> Self {

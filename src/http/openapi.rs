@@ -5,6 +5,7 @@
 //! `nullable` on the response fields that can be null. `.ci/schemathesis` holds the server to
 //! this document.
 use crate::domain::kinds::{ConflictPolicy, DeletePolicy, SourceKind, TargetKind};
+use crate::domain::warning::WarningStatus;
 use serde_json::{Value, json};
 
 /// Request bodies that refuse unknown fields (`#[oai(deny_unknown_fields)]`).
@@ -26,7 +27,7 @@ const ABSENT_NOT_NULL: &[(&str, &str)] = &[
 ];
 
 /// A name: 1 to 200 characters, not only spaces, no control characters
-/// (`service::tenants::validate_name`).
+/// (`service::scope::validate_name`).
 fn name_schema() -> Value {
     json!({
         "type": "string",
@@ -41,7 +42,7 @@ fn parameter_constraints(path: &str, location: &str, name: &str) -> Option<Value
     Some(match (location, name) {
         ("query", "limit") => json!({"minimum": 1, "maximum": super::paging::MAX_LIMIT}),
         ("query", "days") => json!({"minimum": 0, "maximum": 36500}),
-        ("query", "status") => json!({"enum": ["open", "resolved"]}),
+        ("query", "status") => json!({"enum": WarningStatus::ALL}),
         ("query", "changed_since") => json!({"format": "date-time"}),
         // Property lists page by external id, every other list by id (`paging`).
         ("query", "cursor") if path.ends_with("/properties") => {

@@ -62,7 +62,7 @@ pub async fn cleanup(
     dry_run: bool,
     actor: &Actor,
 ) -> AppResult<CleanupOutcome> {
-    let settings = super::tenants::get(db, tenant).await?;
+    let settings = super::scope::get(db, tenant).await?;
     let days = days.unwrap_or(i64::from(settings.retention_days));
     if !(0..=36500).contains(&days) {
         return Err(AppError::invalid(

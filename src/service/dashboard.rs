@@ -2,9 +2,10 @@
 //! sources and targets with their record counts, open warnings by kind, the last runs), the
 //! admin's list of tenants with their counts, and the records a run touched. Each is a few
 //! indexed queries, never a read of every record.
+use crate::domain::run::RunKind;
 use crate::entity::{runs, sources, targets, tenants};
 use crate::error::AppResult;
-use crate::ids::{Owner, RunId, SourceId, TargetId, TenantId};
+use crate::ids::{Owner, RunId, Side, SourceId, TargetId, TenantId};
 use crate::store::sql::Sql;
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -51,7 +52,7 @@ pub async fn manual_count(db: &DatabaseConnection, target: TargetId) -> AppResul
 
 /// The overview of `tenant`.
 pub async fn overview(db: &DatabaseConnection, tenant: TenantId) -> AppResult<Overview> {
-    super::tenants::get(db, tenant).await?;
+    super::scope::get(db, tenant).await?;
     let backend = db.get_database_backend();
     let mut out = Overview {
         sources: Vec::new(),
@@ -254,15 +255,13 @@ pub async fn touched(
     let stats: serde_json::Value = serde_json::from_str(&run.stats).unwrap_or_default();
     let created = stats["created"].as_u64().unwrap_or(0);
     total += created;
-    for (table, kind, owner) in [
-        ("source_properties", "source", "source_id"),
-        ("target_properties", "target", "target_id"),
+    let creates_on = RunKind::of(&run.kind).and_then(|k| k.creates_on(run.target_id.is_some()));
+    for (table, side, owner) in [
+        ("source_properties", Side::Source, "source_id"),
+        ("target_properties", Side::Target, "target_id"),
     ] {
-        let writes_here = match run.kind.as_str() {
-            "import" | "edit" => kind == "source" && run.target_id.is_none(),
-            "sync" => kind == "target",
-            _ => false,
-        };
+        let kind = side.as_str();
+        let writes_here = creates_on == Some(side);
         let full_page = out.len() as u64 >= limit;
         if after.is_some() || full_page || created == 0 || !writes_here {
             continue;

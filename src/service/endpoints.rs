@@ -47,7 +47,7 @@ macro_rules! endpoint_crud {
         use $crate::service::endpoints::{
             EndpointUpdate, NewEndpoint, parse_kind, validate_config,
         };
-        use $crate::service::{now, tenants::validate_name};
+        use $crate::service::{now, scope::validate_name};
         use sea_orm::{
             ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter,
             QueryOrder, Set,
@@ -59,7 +59,7 @@ macro_rules! endpoint_crud {
             new: NewEndpoint,
         ) -> AppResult<$entity::Model> {
             let tx = $crate::db::begin_write(db).await?;
-            $crate::service::tenants::get(&tx, tenant).await?;
+            $crate::service::scope::get(&tx, tenant).await?;
             let at = now();
             let name = validate_name("name", &new.name)?;
             let kind = parse_kind::<$Kind>(&new.kind)?;
@@ -104,7 +104,7 @@ macro_rules! endpoint_crud {
                 Some(model) => Ok(model),
                 None => {
                     // A wrong tenant is named as such, not as a missing source or target.
-                    $crate::service::tenants::get(conn, tenant).await?;
+                    $crate::service::scope::get(conn, tenant).await?;
                     Err(AppError::not_found($what, id))
                 }
             }

@@ -4,7 +4,7 @@
 use super::import_preview::{Preview, PreviewedRecord};
 use super::index_cache::{IndexCache, Stamp};
 use super::runs::{self, RunKind};
-use super::snapshots::{PropertyKind, snapshot_ids};
+use super::snapshots::snapshot_ids;
 use super::{Actor, now};
 use crate::domain::canonical::{canonical_and_hash, hex_lower, hex32, push_hex};
 use crate::domain::identity::{IdentityError, extract_external_id};
@@ -12,8 +12,10 @@ use crate::domain::import_index::{
     DELETED, EXISTS, Entry, Ids, Index, KnownRaw, NO_SLOT, Outcome, SEEN, Seen, Written,
 };
 use crate::domain::stats::{ImportStats, RecordError};
+use crate::domain::warning::{WarningKind, WarningStatus, rejected_message};
 use crate::entity::warnings;
 use crate::error::{AppError, AppResult};
+use crate::ids::Side;
 use crate::ids::{Owner, RunId, SourceId, TenantId};
 use crate::ingest::borrowed::Node;
 use crate::ingest::json_stream::{self, Envelope, Flow, Shape, StreamError};
@@ -333,14 +335,7 @@ const HOLD_BYTES: usize = 64 << 20;
 /// Elements held at most: 524,288, or `SYNC_MANAGER_HOLD_ELEMENTS` (the CLI tests hold two, so
 /// that imports go on past the limit while the index loads).
 fn hold_elements() -> usize {
-    static ELEMENTS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
-        std::env::var("SYNC_MANAGER_HOLD_ELEMENTS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or(1 << 19)
-    });
-    *ELEMENTS
+    crate::config::tuning().hold_elements
 }
 /// Bytes read at once when held elements of a file are read again.
 const REREAD_WINDOW: usize = 1 << 20;
@@ -978,14 +973,7 @@ impl Writer<'_> {
         }
         self.inserted = true;
         let to_snapshot: Vec<i64> = batch.iter().filter_map(|p| p.snapshot).collect();
-        snapshot_ids(
-            self.tx,
-            PropertyKind::Source,
-            &to_snapshot,
-            self.run,
-            "import",
-        )
-        .await?;
+        snapshot_ids(self.tx, Side::Source, &to_snapshot, self.run, "import").await?;
         let at = now();
         let (tenant, source, run) = (self.tenant.0, self.source.0, self.run.0);
         let (fresh, known): (Vec<Pending>, Vec<Pending>) = batch.into_iter().partition(|p| p.fresh);
@@ -1129,7 +1117,7 @@ impl Writer<'_> {
         if self.dry_run {
             return Ok(());
         }
-        snapshot_ids(self.tx, PropertyKind::Source, ids, self.run, "import").await?;
+        snapshot_ids(self.tx, Side::Source, ids, self.run, "import").await?;
         if let Some(written) = &mut self.written {
             written.deleted_missing = true;
         }
@@ -1460,22 +1448,20 @@ async fn import_recorded(
         warnings::ActiveModel {
             tenant_id: Set(tenant.0),
             run_id: Set(Some(run.id)),
-            kind: Set("rejected".into()),
+            kind: Set(WarningKind::Rejected.to_string()),
             source_id: Set(Some(source_id.0)),
             target_id: Set(None),
             target_property_id: Set(None),
             external_id: Set(None),
             source_hash: Set(None),
-            message: Set(format!(
-                "{} of an import into source {} {} rejected; first: record {}: {}",
-                crate::domain::words::count_of(rejected.len() as u64, "record", "records"),
+            message: Set(rejected_message(
+                rejected.len(),
                 source_id,
-                if rejected.len() == 1 { "was" } else { "were" },
                 rejected[0].index,
-                rejected[0].reason
+                &rejected[0].reason,
             )),
             details: Set(serde_json::json!({"errors": shown, "total": rejected.len()}).to_string()),
-            status: Set("open".into()),
+            status: Set(WarningStatus::Open.to_string()),
             resolution: Set(None),
             resolved_run_id: Set(None),
             created_at: Set(now()),

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 /// Default bytes of kept indexes: the sources imported last, up to about 250,000 records, of
 /// which one source may have up to 160,000 (`import_index::KEEP_BYTES_PER_RECORD`).
-pub const DEFAULT_BYTES: usize = 32 << 20;
+pub const DEFAULT_BYTES: usize = crate::config::DEFAULT_INDEX_CACHE_MB << 20;
 
 /// Where a source's records stand (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,7 +44,7 @@ pub(super) async fn insert(
     tenant: Option<TenantId>,
     name: &str,
 ) -> AppResult<NewKey> {
-    let name = super::tenants::validate_name("name", name)?;
+    let name = super::scope::validate_name("name", name)?;
     let (key, prefix, hash) = generate(tenant.is_none());
     let model = api_keys::ActiveModel {
         tenant_id: Set(tenant.map(|t| t.0)),
@@ -65,7 +65,7 @@ pub(super) async fn insert(
 /// Creates a new key for a tenant.
 pub async fn create(db: &DatabaseConnection, tenant: TenantId, name: &str) -> AppResult<NewKey> {
     let tx = crate::db::begin_write(db).await?;
-    super::tenants::get(&tx, tenant).await?;
+    super::scope::get(&tx, tenant).await?;
     let key = insert(&tx, Some(tenant), name).await?;
     super::idempotency::seal(&tx).await?;
     tx.commit().await?;
@@ -128,7 +128,7 @@ pub async fn list(
     conn: &impl ConnectionTrait,
     tenant: TenantId,
 ) -> AppResult<Vec<api_keys::Model>> {
-    super::tenants::get(conn, tenant).await?;
+    super::scope::get(conn, tenant).await?;
     Ok(api_keys::Entity::find()
         .filter(api_keys::Column::TenantId.eq(tenant.0))
         .order_by_asc(api_keys::Column::Id)
@@ -173,7 +173,7 @@ pub async fn revoke(
 /// Creates a new key and revokes every other key of the tenant.
 pub async fn rotate(db: &DatabaseConnection, tenant: TenantId, name: &str) -> AppResult<NewKey> {
     let tx = crate::db::begin_write(db).await?;
-    super::tenants::get(&tx, tenant).await?;
+    super::scope::get(&tx, tenant).await?;
     let new = insert(&tx, Some(tenant), name).await?;
     api_keys::Entity::update_many()
         .col_expr(

@@ -10,6 +10,7 @@ pub mod index_cache;
 pub mod keys;
 pub mod properties;
 pub mod runs;
+pub mod scope;
 pub mod sessions;
 pub mod snapshots;
 pub mod sources;

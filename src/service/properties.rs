@@ -1,14 +1,16 @@
 //! Properties: listing them, manual edits of target properties (JSON merge patch), and manual
 //! entry on `manual` sources.
 use super::runs::{self, RunKind};
-use super::snapshots::{PropertyKind, snapshot_ids};
+use super::snapshots::snapshot_ids;
 use super::{Actor, now};
 use crate::domain::canonical::Canonical;
+use crate::domain::drift::differs_from_sync;
 use crate::domain::identity::{extract_external_id, storable_id};
 use crate::domain::kinds::SourceKind;
 use crate::domain::patch::merge_patch;
 use crate::entity::{source_properties, target_properties};
 use crate::error::{AppError, AppResult};
+use crate::ids::Side;
 use crate::ids::{RunId, SourceId, TargetId, TenantId};
 use crate::store::locks::{self, Mode};
 use crate::store::sql::Sql;
@@ -49,23 +51,19 @@ pub fn has_manual_changes(p: &target_properties::Model) -> bool {
     differs_from_sync(&p.hash, p.synced_hash.as_deref())
 }
 
-fn differs_from_sync(hash: &str, synced_hash: Option<&str>) -> bool {
-    synced_hash != Some(hash)
-}
-
-/// The merge base to keep after a non-sync change of a target property to `new_hash`:
-/// the base already kept, or (on the first hand edit) the data the last sync wrote; none once
-/// the data is back to what the last sync wrote.
+/// The merge base to keep after a non-sync change of a target property to `new_hash` (see
+/// `domain::drift`).
 pub(crate) fn base_after_manual_change(
     old: &target_properties::Model,
     new_hash: &str,
 ) -> Option<String> {
-    if old.synced_hash.as_deref() == Some(new_hash) {
-        return None;
-    }
-    old.base_data.clone().or_else(|| {
-        (old.synced_hash.as_deref() == Some(old.hash.as_str())).then(|| old.data.clone())
-    })
+    crate::domain::drift::base_after_manual_change(
+        &old.data,
+        &old.hash,
+        old.synced_hash.as_deref(),
+        old.base_data.as_deref(),
+        new_hash,
+    )
 }
 
 /// What a property list shows of a record; a source's records leave the sync fields empty.
@@ -822,14 +820,7 @@ pub async fn patch_target(
         return Ok((prop, None));
     }
     let run = runs::start(&tx, tenant, RunKind::Edit, None, Some(target), actor).await?;
-    snapshot_ids(
-        &tx,
-        PropertyKind::Target,
-        &[prop.id],
-        RunId(run.id),
-        "manual edit",
-    )
-    .await?;
+    snapshot_ids(&tx, Side::Target, &[prop.id], RunId(run.id), "manual edit").await?;
     let base = base_after_manual_change(&prop, &canonical.hash);
     let mut active: target_properties::ActiveModel = prop.into();
     active.data = Set(canonical.text);
@@ -927,14 +918,7 @@ pub async fn patch_manual(
         return Ok(prop);
     }
     let run = runs::start(&tx, tenant, RunKind::Edit, Some(source), None, actor).await?;
-    snapshot_ids(
-        &tx,
-        PropertyKind::Source,
-        &[prop.id],
-        RunId(run.id),
-        "manual edit",
-    )
-    .await?;
+    snapshot_ids(&tx, Side::Source, &[prop.id], RunId(run.id), "manual edit").await?;
     let mut active: source_properties::ActiveModel = prop.into();
     active.data = Set(canonical.text);
     active.hash = Set(canonical.hash);
@@ -964,14 +948,7 @@ pub async fn delete_manual(
     }
     let run = runs::start(&tx, tenant, RunKind::Edit, Some(source), None, actor).await?;
     let run_id = RunId(run.id);
-    snapshot_ids(
-        &tx,
-        PropertyKind::Source,
-        &[prop.id],
-        run_id,
-        "manual delete",
-    )
-    .await?;
+    snapshot_ids(&tx, Side::Source, &[prop.id], run_id, "manual delete").await?;
     let mut active: source_properties::ActiveModel = prop.into();
     active.deleted_at = Set(Some(now()));
     active.run_id = Set(Some(run.id));

@@ -16,36 +16,9 @@ use sea_orm::{
 };
 use std::sync::LazyLock;
 
-/// What kind of operation a run was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunKind {
-    Import,
-    Sync,
-    Edit,
-    Restore,
-    Rollback,
-    Resolve,
-    Cleanup,
-}
-
-impl RunKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunKind::Import => "import",
-            RunKind::Sync => "sync",
-            RunKind::Edit => "edit",
-            RunKind::Restore => "restore",
-            RunKind::Rollback => "rollback",
-            RunKind::Resolve => "resolve",
-            RunKind::Cleanup => "cleanup",
-        }
-    }
-}
-
-pub const STATUS_RUNNING: &str = "running";
-pub const STATUS_SUCCEEDED: &str = "succeeded";
-pub const STATUS_ROLLED_BACK: &str = "rolled_back";
-pub const STATUS_FAILED: &str = "failed";
+pub use crate::domain::run::{
+    RunKind, STATUS_FAILED, STATUS_ROLLED_BACK, STATUS_RUNNING, STATUS_SUCCEEDED,
+};
 
 /// What a new run is.
 #[derive(Debug, Clone)]

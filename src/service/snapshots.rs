@@ -2,9 +2,11 @@
 //! Also restoring one snapshot and rolling back a whole run.
 use super::runs::{self, RunKind};
 use super::{Actor, now};
+use crate::domain::run::rollback_refusal;
+use crate::domain::warning::{ROLLED_BACK, WarningStatus};
 use crate::entity::{snapshots, source_properties, target_properties, warnings};
 use crate::error::{AppError, AppResult};
-use crate::ids::{Owner, RunId, SnapshotId, SourceId, TargetId, TenantId};
+use crate::ids::{Owner, RunId, Side, SnapshotId, SourceId, TargetId, TenantId};
 use crate::store::locks::{self, Mode};
 use crate::store::sql::{CHUNK, Sql};
 use sea_orm::{
@@ -14,35 +16,14 @@ use sea_orm::{
 use serde::Serialize;
 use std::collections::HashSet;
 
-/// Which table a property lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PropertyKind {
-    Source,
-    Target,
-}
+/// Which table a property lives in (the name the library used before `ids::Side`).
+pub use crate::ids::Side as PropertyKind;
 
-impl PropertyKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PropertyKind::Source => "source",
-            PropertyKind::Target => "target",
-        }
-    }
-
-    fn table(self) -> &'static str {
-        match self {
-            PropertyKind::Source => "source_properties",
-            PropertyKind::Target => "target_properties",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        if s == "target" {
-            PropertyKind::Target
-        } else {
-            PropertyKind::Source
-        }
+/// The table of a side's records.
+fn table(side: Side) -> &'static str {
+    match side {
+        Side::Source => "source_properties",
+        Side::Target => "target_properties",
     }
 }
 
@@ -74,7 +55,7 @@ pub async fn snapshot_ids(
             }
         });
         q.push("deleted_at, ").bind(reason).push(", ").bind(at);
-        q.push(" FROM ").push(kind.table()).push(" WHERE id IN ");
+        q.push(" FROM ").push(table(kind)).push(" WHERE id IN ");
         q.bind_list(chunk.iter().copied());
         q.execute(conn).await?;
     }
@@ -92,7 +73,7 @@ async fn apply_snapshots(
     let at = now();
     for chunk in snapshot_ids.chunks(CHUNK) {
         let mut q = Sql::new(conn.get_database_backend(), "UPDATE ");
-        q.push(kind.table())
+        q.push(table(kind))
             .push(" SET data = s.data, hash = s.hash, deleted_at = s.deleted_at, run_id = ")
             .bind(run.0)
             .push(", updated_at = ")
@@ -109,7 +90,7 @@ async fn apply_snapshots(
         q.push(" FROM snapshots AS s WHERE s.id IN ")
             .bind_list(chunk.iter().copied())
             .push(" AND ")
-            .push(kind.table())
+            .push(table(kind))
             .push(".id = s.property_id");
         q.execute(conn).await?;
     }
@@ -181,7 +162,7 @@ pub async fn restore(
 ) -> AppResult<RestoreOutcome> {
     let tx = crate::db::begin_write(db).await?;
     let snap = get(&tx, tenant, id).await?;
-    let kind = PropertyKind::parse(&snap.property_kind);
+    let kind = Side::from_stored(&snap.property_kind);
     let gone = || {
         AppError::Conflict(format!(
             "the {} property {:?} of snapshot {id} no longer exists",
@@ -224,7 +205,13 @@ pub async fn restore(
                 .await?
                 .ok_or_else(gone)?;
             snapshot_ids(&tx, kind, &[prop.id], run_id, "restore").await?;
-            let base = super::properties::base_after_manual_change(&prop, &snap.hash);
+            let base = crate::domain::drift::base_after_manual_change(
+                &prop.data,
+                &prop.hash,
+                prop.synced_hash.as_deref(),
+                prop.base_data.as_deref(),
+                &snap.hash,
+            );
             let mut active: target_properties::ActiveModel = prop.into();
             active.data = Set(snap.data.clone());
             active.hash = Set(snap.hash.clone());
@@ -336,26 +323,8 @@ async fn rollback_recorded(
         locks::lock(&tx, owner, Mode::Exclusive).await?;
     }
     let target_run = runs::get_for_update(&tx, tenant, id).await?;
-    match (target_run.kind.as_str(), target_run.status.as_str()) {
-        (_, runs::STATUS_ROLLED_BACK) => {
-            return Err(AppError::Conflict(format!(
-                "run {id} was already rolled back"
-            )));
-        }
-        (_, runs::STATUS_RUNNING) => {
-            return Err(AppError::Conflict(format!("run {id} has not finished")));
-        }
-        (_, runs::STATUS_FAILED) => {
-            return Err(AppError::Conflict(format!(
-                "run {id} failed, so it changed nothing: there is nothing to roll back"
-            )));
-        }
-        ("cleanup", _) => {
-            return Err(AppError::Conflict(format!(
-                "run {id} is a cleanup: deleted history cannot be brought back"
-            )));
-        }
-        _ => {}
+    if let Some(refusal) = rollback_refusal(id, RunKind::of(&target_run.kind), &target_run.status) {
+        return Err(AppError::Conflict(refusal));
     }
     let new_run = RunId(run.id);
     let mut outcome = RollbackOutcome {
@@ -372,7 +341,7 @@ async fn rollback_recorded(
             backend,
             "SELECT s.id, s.property_id, s.external_id, p.run_id, p.id FROM snapshots AS s LEFT JOIN ",
         );
-        q.push(kind.table())
+        q.push(table(kind))
             .push(" AS p ON p.id = s.property_id WHERE s.run_id = ")
             .bind(id.0)
             .push(" AND s.property_kind = ")
@@ -418,7 +387,7 @@ async fn rollback_recorded(
 
         // Properties the run created: removed if untouched since, else reported.
         let mut q = Sql::new(backend, "SELECT id, external_id, run_id FROM ");
-        q.push(kind.table())
+        q.push(table(kind))
             .push(" WHERE tenant_id = ")
             .bind(tenant.0)
             .push(" AND created_run_id = ")
@@ -447,7 +416,7 @@ async fn rollback_recorded(
         snapshot_ids(&tx, kind, &to_remove, new_run, "rollback").await?;
         for chunk in to_remove.chunks(CHUNK) {
             let mut q = Sql::new(backend, "DELETE FROM ");
-            q.push(kind.table())
+            q.push(table(kind))
                 .push(" WHERE id IN ")
                 .bind_list(chunk.iter().copied());
             q.execute(&tx).await?;
@@ -456,12 +425,15 @@ async fn rollback_recorded(
     }
 
     warnings::Entity::update_many()
-        .col_expr(warnings::Column::Status, Expr::value("resolved"))
-        .col_expr(warnings::Column::Resolution, Expr::value("rolled_back"))
+        .col_expr(
+            warnings::Column::Status,
+            Expr::value(WarningStatus::Resolved.as_str()),
+        )
+        .col_expr(warnings::Column::Resolution, Expr::value(ROLLED_BACK))
         .col_expr(warnings::Column::ResolvedRunId, Expr::value(new_run.0))
         .col_expr(warnings::Column::ResolvedAt, Expr::value(now()))
         .filter(warnings::Column::RunId.eq(id.0))
-        .filter(warnings::Column::Status.eq("open"))
+        .filter(warnings::Column::Status.eq(WarningStatus::Open.as_str()))
         .exec(&tx)
         .await?;
     let mut rolled: crate::entity::runs::ActiveModel = target_run.into();

@@ -3,14 +3,16 @@
 //! records inside the database in multi-row statements; only hand-edited records whose source
 //! changed are handled one by one (merge, keep, or overwrite with a warning).
 use super::runs::{self, RunKind};
-use super::snapshots::{PropertyKind, snapshot_ids};
+use super::snapshots::snapshot_ids;
 use super::{Actor, now, parse_object};
 use crate::domain::canonical::Canonical;
 use crate::domain::kinds::{ConflictPolicy, DeletePolicy};
 use crate::domain::merge::{FieldConflict, differing_fields, three_way_merge};
 use crate::domain::stats::{PlannedAction, SyncAction, SyncStats};
+use crate::domain::warning::{WarningKind, WarningStatus};
 use crate::entity::{target_properties, warnings};
 use crate::error::{AppError, AppResult};
+use crate::ids::Side;
 use crate::ids::{Owner, RunId, SourceId, TargetId, TenantId};
 use crate::store::agg::{self, AggPage, Sep, page_rows};
 use crate::store::locks::{self, Mode};
@@ -51,12 +53,6 @@ pub struct SyncOutcome {
     pub dry_run: bool,
 }
 
-/// Warning kinds raised by syncs.
-pub const WARNING_CONFLICT: &str = "conflict";
-pub const WARNING_KEPT_TARGET: &str = "kept_target";
-pub const WARNING_OVERWRITTEN: &str = "overwritten";
-pub const WARNING_DELETED_MANUAL: &str = "deleted_manual";
-
 /// One async lock per target, for syncs in this process: a second sync into a target waits
 /// here rather than in SQLite's busy loop (the database's lock, see `locks`, is what counts).
 type TargetLocks = Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>;
@@ -92,7 +88,7 @@ struct Clash {
 }
 
 struct Draft {
-    kind: &'static str,
+    kind: WarningKind,
     target_property_id: i64,
     external_id: String,
     source_hash: Option<String>,
@@ -219,7 +215,7 @@ async fn sync_recorded(
                     plan.push(action(&s.external_id, SyncAction::Delete));
                     if manual {
                         drafts.push(Draft {
-                            kind: WARNING_DELETED_MANUAL,
+                            kind: WarningKind::DeletedManual,
                             target_property_id: t.id,
                             external_id: s.external_id.clone(),
                             source_hash: Some(s.hash.clone()),
@@ -337,7 +333,7 @@ async fn sync_recorded(
     }
     let mut snapshot_targets: Vec<i64> = copies.iter().chain(&deletes).copied().collect();
     snapshot_targets.extend(clash_writes.iter().map(|w: &ClashWrite| w.target_id));
-    snapshot_ids(&tx, PropertyKind::Target, &snapshot_targets, run_id, "sync").await?;
+    snapshot_ids(&tx, Side::Target, &snapshot_targets, run_id, "sync").await?;
     for chunk in copies.chunks(CHUNK) {
         let mut q = Sql::new(
             backend,
@@ -395,7 +391,7 @@ async fn sync_recorded(
             source_hash: Set(d.source_hash.clone()),
             message: Set(d.message.clone()),
             details: Set(json!({"fields": d.fields}).to_string()),
-            status: Set("open".into()),
+            status: Set(WarningStatus::Open.to_string()),
             resolution: Set(None),
             resolved_run_id: Set(None),
             created_at: Set(at),
@@ -510,7 +506,7 @@ async fn resolve_clashes(
                     let names: Vec<&str> =
                         outcome.conflicts.iter().map(|f| f.field.as_str()).collect();
                     drafts.push(Draft {
-                        kind: WARNING_CONFLICT,
+                        kind: WarningKind::Conflict,
                         target_property_id: c.target_id,
                         external_id: c.external_id.clone(),
                         source_hash: Some(c.source_hash.clone()),
@@ -542,7 +538,7 @@ async fn resolve_clashes(
                     fields: fields.iter().map(|f| f.field.clone()).collect(),
                 });
                 drafts.push(Draft {
-                    kind: WARNING_KEPT_TARGET,
+                    kind: WarningKind::KeptTarget,
                     target_property_id: c.target_id,
                     external_id: c.external_id.clone(),
                     source_hash: Some(c.source_hash.clone()),
@@ -563,7 +559,7 @@ async fn resolve_clashes(
                     fields: fields.iter().map(|f| f.field.clone()).collect(),
                 });
                 drafts.push(Draft {
-                    kind: WARNING_OVERWRITTEN,
+                    kind: WarningKind::Overwritten,
                     target_property_id: c.target_id,
                     external_id: c.external_id.clone(),
                     source_hash: Some(c.source_hash.clone()),

@@ -1,6 +1,8 @@
 //! Tenants: isolated workspaces.
 use super::keys::{self, NewKey};
 use super::now;
+pub use super::scope::get;
+use super::scope::validate_name;
 use crate::entity::tenants;
 use crate::error::{AppError, AppResult};
 use crate::ids::TenantId;
@@ -9,24 +11,6 @@ use sea_orm::{
 };
 
 pub const DEFAULT_RETENTION_DAYS: i32 = 30;
-
-pub(crate) fn validate_name(field: &str, name: &str) -> AppResult<String> {
-    let long = name.chars().count() > 200;
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(AppError::invalid(field, "must not be empty"));
-    }
-    if long {
-        return Err(AppError::invalid(field, "must be at most 200 characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            field,
-            "must not contain control characters (such as NUL, tab or a line break)",
-        ));
-    }
-    Ok(name.to_string())
-}
 
 fn validate_retention(days: i32) -> AppResult<i32> {
     if !(1..=36500).contains(&days) {
@@ -66,13 +50,6 @@ pub async fn list(conn: &impl ConnectionTrait) -> AppResult<Vec<tenants::Model>>
         .order_by_asc(tenants::Column::Id)
         .all(conn)
         .await?)
-}
-
-pub async fn get(conn: &impl ConnectionTrait, id: TenantId) -> AppResult<tenants::Model> {
-    tenants::Entity::find_by_id(id.0)
-        .one(conn)
-        .await?
-        .ok_or_else(|| AppError::not_found("tenant", id))
 }
 
 /// Changes the name and/or the snapshot retention of a tenant.

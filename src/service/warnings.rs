@@ -1,11 +1,13 @@
 //! Warnings: what a human must look at, and resolving them.
 use super::runs::{self, RunKind};
-use super::snapshots::{PropertyKind, snapshot_ids};
+use super::snapshots::snapshot_ids;
 use super::{Actor, now, parse_object};
 use crate::domain::canonical::Canonical;
 use crate::domain::merge::FieldConflict;
+use crate::domain::warning::{WarningKind, WarningStatus, apply_choice, check_fields};
 use crate::entity::{source_properties, target_properties, warnings};
 use crate::error::{AppError, AppResult};
+use crate::ids::Side;
 use crate::ids::{Owner, RunId, SourceId, TargetId, TenantId, WarningId};
 use crate::store::locks::{self, Mode};
 use sea_orm::{
@@ -14,39 +16,8 @@ use sea_orm::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
-/// How a human resolves a warning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Resolution {
-    /// Accept the manual (target) values.
-    KeepTarget,
-    /// Apply the source values for the fields concerned (snapshot first).
-    TakeSource,
-}
-
-impl Resolution {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Resolution::KeepTarget => "keep_target",
-            Resolution::TakeSource => "take_source",
-        }
-    }
-}
-
-impl std::str::FromStr for Resolution {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "keep_target" => Ok(Resolution::KeepTarget),
-            "take_source" => Ok(Resolution::TakeSource),
-            other => Err(format!(
-                "unknown resolution {other:?}; expected keep_target or take_source"
-            )),
-        }
-    }
-}
+pub use crate::domain::warning::{Choice, Resolution};
 
 /// Which warnings to list, newest first.
 #[derive(Debug, Clone, Default)]
@@ -70,12 +41,12 @@ pub struct WarningFilter {
 fn query(tenant: TenantId, filter: &WarningFilter) -> AppResult<sea_orm::Select<warnings::Entity>> {
     let mut q = warnings::Entity::find().filter(warnings::Column::TenantId.eq(tenant.0));
     if let Some(status) = &filter.status {
-        if status != "open" && status != "resolved" {
-            return Err(AppError::invalid(
+        let status: WarningStatus = status.parse().map_err(|_| {
+            AppError::invalid(
                 "status",
                 format!("unknown status {status:?}; expected open or resolved"),
-            ));
-        }
+            )
+        })?;
         q = q.filter(warnings::Column::Status.eq(status.as_str()));
     }
     if let Some(run) = filter.run {
@@ -164,80 +135,6 @@ pub async fn resolve(
     resolve_with(db, tenant, id, &Choice::All(resolution), actor).await
 }
 
-/// How a warning is resolved: one resolution for all its fields, or one per field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Choice {
-    All(Resolution),
-    /// Every field of the warning, each with its resolution.
-    Fields(BTreeMap<String, Resolution>),
-}
-
-impl Choice {
-    /// What goes into `warnings.resolution`.
-    fn label(&self) -> String {
-        match self {
-            Choice::All(r) => r.as_str().to_string(),
-            Choice::Fields(fields) => {
-                let mut kinds: Vec<&str> = fields.values().map(|r| r.as_str()).collect();
-                kinds.dedup();
-                if kinds.len() == 1 {
-                    kinds[0].to_string()
-                } else {
-                    "per_field".to_string()
-                }
-            }
-        }
-    }
-}
-
-/// Checks a per-field choice against the warning's fields: every field chosen, no other.
-fn check_fields(
-    id: WarningId,
-    fields: &[FieldConflict],
-    chosen: &BTreeMap<String, Resolution>,
-) -> AppResult<()> {
-    if fields.is_empty() {
-        return Err(AppError::invalid(
-            "fields",
-            format!(
-                "warning {id} has no fields to choose between; resolve it with \
-                 {{\"resolution\": \"keep_target\"}} or \"take_source\""
-            ),
-        ));
-    }
-    if let Some(other) = chosen
-        .keys()
-        .find(|k| !fields.iter().any(|f| &&f.field == k))
-    {
-        return Err(AppError::invalid(
-            "fields",
-            format!(
-                "warning {id} has no field {other:?}; its fields are {}",
-                fields
-                    .iter()
-                    .map(|f| f.field.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    let missing: Vec<&str> = fields
-        .iter()
-        .map(|f| f.field.as_str())
-        .filter(|f| !chosen.contains_key(*f))
-        .collect();
-    if !missing.is_empty() {
-        return Err(AppError::invalid(
-            "fields",
-            format!(
-                "choose keep_target or take_source for every field of warning {id}; missing: {}",
-                missing.join(", ")
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// Resolves an open warning as `choice` says (see [`resolve`]).
 pub async fn resolve_with(
     db: &DatabaseConnection,
@@ -258,14 +155,17 @@ pub async fn resolve_with(
         .one(&tx)
         .await?
         .ok_or_else(|| AppError::not_found("warning", id))?;
-    if warning.status != "open" {
+    if warning.status != WarningStatus::Open.as_str() {
         return Err(AppError::Conflict(format!(
             "warning {id} is already resolved ({})",
-            warning.resolution.as_deref().unwrap_or("resolved")
+            warning
+                .resolution
+                .as_deref()
+                .unwrap_or(WarningStatus::Resolved.as_str())
         )));
     }
     if let Choice::Fields(chosen) = choice {
-        check_fields(id, &fields(&warning), chosen)?;
+        check_fields(id, &fields(&warning), chosen).map_err(|e| AppError::invalid("fields", e))?;
     }
     let run = runs::start(
         &tx,
@@ -289,7 +189,7 @@ pub async fn resolve_with(
     let mut changed = false;
     if let Some(prop) = property {
         let mut active: target_properties::ActiveModel = prop.clone().into();
-        if warning.kind == super::sync::WARNING_DELETED_MANUAL {
+        if warning.kind == WarningKind::DeletedManual.as_str() {
             if *choice == Choice::All(Resolution::KeepTarget) && prop.deleted_at.is_some() {
                 // Bring the record back and detach it, so later syncs leave it alone.
                 active.deleted_at = Set(None);
@@ -297,23 +197,9 @@ pub async fn resolve_with(
                 changed = true;
             }
         } else {
-            let mut data = Value::Object(parse_object(&prop.data));
-            let map = data.as_object_mut().expect("an object");
-            for f in fields(&warning) {
-                let resolution = match choice {
-                    Choice::All(r) => *r,
-                    Choice::Fields(chosen) => chosen[&f.field],
-                };
-                let value = match resolution {
-                    Resolution::KeepTarget => f.target,
-                    Resolution::TakeSource => f.source,
-                };
-                match value {
-                    Some(v) => map.insert(f.field, v),
-                    None => map.remove(&f.field),
-                };
-            }
-            let canonical = Canonical::of(&data);
+            let mut map = parse_object(&prop.data);
+            apply_choice(&mut map, fields(&warning), choice);
+            let canonical = Canonical::of(&Value::Object(map));
             // Accepting against the source version the warning was about makes it the new
             // base; if the source moved on since, the next sync merges as usual.
             let source = match prop.source_property_id {
@@ -337,13 +223,13 @@ pub async fn resolve_with(
             active.synced_hash = Set(synced);
             active.base_data = Set(base);
         }
-        snapshot_ids(&tx, PropertyKind::Target, &[prop.id], run_id, "resolve").await?;
+        snapshot_ids(&tx, Side::Target, &[prop.id], run_id, "resolve").await?;
         active.run_id = Set(Some(run.id));
         active.updated_at = Set(now());
         active.update(&tx).await?;
     }
     let mut active: warnings::ActiveModel = warning.into();
-    active.status = Set("resolved".into());
+    active.status = Set(WarningStatus::Resolved.to_string());
     active.resolution = Set(Some(choice.label()));
     active.resolved_run_id = Set(Some(run.id));
     active.resolved_at = Set(Some(now()));

@@ -46,17 +46,13 @@ pub struct AggPage {
 /// the taking-in overlap), 100,000 on PostgreSQL (where each page costs a scan of its own), or
 /// `SYNC_MANAGER_PAGE_ROWS` (the tests use tiny pages so every paged read spans several).
 pub fn page_rows(backend: DbBackend) -> usize {
-    static ROWS: std::sync::LazyLock<Option<usize>> = std::sync::LazyLock::new(|| {
-        std::env::var("SYNC_MANAGER_PAGE_ROWS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|&n| n > 0)
-    });
-    ROWS.unwrap_or(if backend == DbBackend::Postgres {
-        100_000
-    } else {
-        10_000
-    })
+    crate::config::tuning()
+        .page_rows
+        .unwrap_or(if backend == DbBackend::Postgres {
+            100_000
+        } else {
+            10_000
+        })
 }
 
 impl AggPage {

@@ -5,9 +5,10 @@ use crate::http::AppState;
 use crate::http::auth::TenantKey;
 use crate::http::paging::{self, ListResponse};
 use crate::http::problem::ApiResult;
+use crate::ids::Side;
 use crate::ids::{SnapshotId, SourceId, TargetId};
 use crate::service::properties;
-use crate::service::snapshots::{self, PropertyKind};
+use crate::service::snapshots;
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -83,8 +84,7 @@ impl HistoryApi {
         let p = properties::get_source(&self.0.db, auth.0.tenant, SourceId(id.0), &external_id.0)
             .await?;
         let all =
-            snapshots::list_for_property(&self.0.db, auth.0.tenant, PropertyKind::Source, p.id)
-                .await?;
+            snapshots::list_for_property(&self.0.db, auth.0.tenant, Side::Source, p.id).await?;
         let path = format!(
             "/sources/{}/properties/{}/snapshots",
             id.0,
@@ -113,8 +113,7 @@ impl HistoryApi {
         let p = properties::get_target(&self.0.db, auth.0.tenant, TargetId(id.0), &external_id.0)
             .await?;
         let all =
-            snapshots::list_for_property(&self.0.db, auth.0.tenant, PropertyKind::Target, p.id)
-                .await?;
+            snapshots::list_for_property(&self.0.db, auth.0.tenant, Side::Target, p.id).await?;
         let path = format!(
             "/targets/{}/properties/{}/snapshots",
             id.0,

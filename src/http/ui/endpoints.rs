@@ -4,7 +4,7 @@
 use super::view::{Layout, When};
 use super::{Posted, UiError, UiResult, Viewed, done, refused, render};
 use crate::http::AppState;
-use crate::ids::{Owner, SourceId, TargetId, TenantId};
+use crate::ids::{Owner, Side, SourceId, TargetId, TenantId};
 use crate::service::endpoints::{EndpointUpdate, NewEndpoint};
 use crate::service::{properties, sources, targets};
 use askama::Template;
@@ -29,47 +29,26 @@ const TARGET_TYPES: [TargetKind; 5] = [
     TargetKind::File,
 ];
 
-/// Whether a page is about sources or targets.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Source,
-    Target,
+/// Each type of a side (its value, what it does today).
+fn types(side: Side) -> Vec<(&'static str, &'static str)> {
+    match side {
+        Side::Source => SOURCE_TYPES
+            .iter()
+            .map(|k| (k.as_str(), k.what_it_does()))
+            .collect(),
+        Side::Target => TARGET_TYPES
+            .iter()
+            .map(|k| (k.as_str(), k.what_it_does()))
+            .collect(),
+    }
 }
 
-impl Side {
-    pub fn one(self) -> &'static str {
-        match self {
-            Side::Source => "source",
-            Side::Target => "target",
-        }
-    }
-    pub fn many(self) -> &'static str {
-        match self {
-            Side::Source => "sources",
-            Side::Target => "targets",
-        }
-    }
-    /// Each type (its value, what it does today).
-    fn types(self) -> Vec<(&'static str, &'static str)> {
-        match self {
-            Side::Source => SOURCE_TYPES
-                .iter()
-                .map(|k| (k.as_str(), k.what_it_does()))
-                .collect(),
-            Side::Target => TARGET_TYPES
-                .iter()
-                .map(|k| (k.as_str(), k.what_it_does()))
-                .collect(),
-        }
-    }
-
-    /// What an endpoint of type `kind` (as stored) does today.
-    fn what_it_does(self, kind: &str) -> &'static str {
-        self.types()
-            .into_iter()
-            .find(|(value, _)| *value == kind)
-            .map_or("", |(_, what)| what)
-    }
+/// What an endpoint of type `kind` (as stored) on `side` does today.
+fn what_it_does(side: Side, kind: &str) -> &'static str {
+    types(side)
+        .into_iter()
+        .find(|(value, _)| *value == kind)
+        .map_or("", |(_, what)| what)
 }
 
 pub struct Row {
@@ -202,7 +181,7 @@ async fn list_page(viewed: Viewed, state: &AppState, side: Side) -> UiResult {
         layout: Layout::new(&viewed, title, side.many()),
         side,
         rows,
-        types: side.types(),
+        types: types(side),
     })
 }
 
@@ -330,7 +309,7 @@ async fn one_page(
             })
             .collect(),
     };
-    let what_it_does = side.what_it_does(&kind);
+    let what_it_does = what_it_does(side, &kind);
     render(&OnePage {
         layout: Layout::new(
             &viewed,
@@ -345,7 +324,7 @@ async fn one_page(
         manual,
         settings: settings_of(&config),
         what_it_does,
-        types: side.types(),
+        types: types(side),
         sources,
         chosen_source,
     })

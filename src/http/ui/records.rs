@@ -1,14 +1,14 @@
 //! Records: a source's or target's list (paged in the database, searched by external id, a
 //! target's hand-edited ones marked and filterable), and one record's page: its data, its
 //! versions with who or which run made each and what changed, and restoring one.
-use super::endpoints::Side;
 use super::view::{Layout, When};
 use super::{Posted, UiError, UiResult, Viewed, done, refused, render};
 use crate::domain::diff::{self, FieldChange};
 use crate::http::AppState;
+use crate::ids::Side;
 use crate::ids::{Owner, SnapshotId, SourceId, TargetId};
 use crate::service::properties::{self, ListedProperty, PropertyFilter};
-use crate::service::snapshots::{self, PropertyKind};
+use crate::service::snapshots;
 use crate::service::{runs, sources, targets};
 use askama::Template;
 use poem::handler;
@@ -225,11 +225,7 @@ async fn record(
             (name, p.id, p.data, p.deleted_at.is_some(), manual, base)
         }
     };
-    let kind = match side {
-        Side::Source => PropertyKind::Source,
-        Side::Target => PropertyKind::Target,
-    };
-    let history = snapshots::history(&state.db, tenant, kind, property_id, VERSIONS).await?;
+    let history = snapshots::history(&state.db, tenant, side, property_id, VERSIONS).await?;
     let key_names = crate::service::keys::names(&state.db, tenant).await?;
     let run_ids: Vec<i64> = history.iter().filter_map(|s| s.run_id).collect();
     let by_run: HashMap<i64, crate::entity::runs::Model> =
@@ -324,11 +320,7 @@ pub async fn restore(
 ) -> UiResult {
     let tenant = viewed.tenant()?;
     let snapshot = snapshots::get(&state.db, tenant, SnapshotId(id)).await?;
-    let side = if snapshot.property_kind == "target" {
-        Side::Target
-    } else {
-        Side::Source
-    };
+    let side = Side::from_stored(&snapshot.property_kind);
     let page = format!(
         "/ui/{}/{}/records/{}",
         side.many(),

@@ -4,6 +4,7 @@ use super::records::encode_path;
 use super::view::{self, Layout, RunRow};
 use super::{Posted, UiResult, Viewed, done, refused, render};
 use crate::domain::diff::{self, FieldChange};
+use crate::domain::run::RunKind;
 use crate::domain::title::title_of;
 use crate::http::AppState;
 use crate::ids::RunId;
@@ -179,7 +180,7 @@ pub async fn page(
             s["reason"].as_str().unwrap_or("")
         ));
     }
-    let can_roll_back = run.status == runs::STATUS_SUCCEEDED && run.kind != "cleanup";
+    let can_roll_back = crate::domain::run::can_roll_back(RunKind::of(&run.kind), &run.status);
     render(&RunPage {
         layout: Layout::new(&viewed, format!("Run {id}"), "runs"),
         source_id: run.source_id,

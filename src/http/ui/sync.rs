@@ -3,6 +3,7 @@
 use super::view::{Layout, and_list, num, plural};
 use super::{Posted, UiError, UiResult, Viewed, done_then, refused, render};
 use crate::domain::stats::{PlannedAction, SyncStats};
+use crate::domain::warning::WarningKind;
 use crate::http::AppState;
 use crate::ids::{Owner, SourceId, TargetId};
 use crate::service::sync::{self, SyncOptions, SyncWarning};
@@ -56,7 +57,9 @@ fn warnings_link(target: TargetId, warnings: &[SyncWarning]) -> Option<(String, 
     if n == 0 {
         return None;
     }
-    let all_conflicts = warnings.iter().all(|w| w.kind == "conflict");
+    let all_conflicts = warnings
+        .iter()
+        .all(|w| w.kind == WarningKind::Conflict.as_str());
     let what = if all_conflicts {
         plural(n, "conflict needs", "conflicts need")
     } else {

@@ -1,6 +1,9 @@
 //! What every page's template gets (`Layout`), and small view values built in code so that
 //! the templates only render: times, counts in words, the overview's chart.
 use super::{Flash, Viewed};
+use crate::domain::run::{RunKind, STATUS_FAILED};
+use crate::domain::stats::STAT_KEYS;
+use crate::domain::warning::WarningKind;
 use crate::entity::runs;
 use crate::service::sessions::Viewer;
 use chrono::{DateTime, Utc};
@@ -125,42 +128,21 @@ pub fn num(n: impl Count) -> String {
 
 pub use crate::domain::words::{and_list, fields_in_words};
 
-/// A warning kind in words, for its badge.
+/// A warning kind in words, for its badge (a word no kind has, as it is).
 pub fn kind_words(kind: &str) -> &str {
-    match kind {
-        "conflict" => "changed on both sides",
-        "kept_target" => "kept the website's values",
-        "overwritten" => "overwrote edits made by hand",
-        "deleted_manual" => "deleted a record edited by hand",
-        "rejected" => "records refused by an import",
-        other => other,
+    match kind.parse::<WarningKind>() {
+        Ok(k) => k.words(),
+        Err(_) => kind,
     }
 }
 
-/// A sync action in words, for its badge.
-pub fn action_words(action: &str) -> &str {
-    match action {
-        "create" | "created" => "new",
-        "update" | "updated" => "updated",
-        "restore" | "restored" => "brought back",
-        "merge" => "merged",
-        "keep_target" => "kept as edited",
-        "overwrite" => "overwritten",
-        "delete" | "deleted" => "deleted",
-        "unchanged" => "nothing written",
-        other => other,
-    }
-}
+pub use crate::domain::stats::action_words;
 
 /// "3 conflicts", "1 rejected record": a count of open warnings of a kind, in words.
 pub fn warnings_of_kind(n: u64, kind: &str) -> String {
-    let (one, many) = match kind {
-        "conflict" => ("conflict", "conflicts"),
-        "kept_target" => ("edit kept on its target", "edits kept on their targets"),
-        "overwritten" => ("edit overwritten", "edits overwritten"),
-        "deleted_manual" => ("edited record deleted", "edited records deleted"),
-        "rejected" => ("rejected record", "rejected records"),
-        other => (other, other),
+    let (one, many) = match kind.parse::<WarningKind>() {
+        Ok(k) => k.counted(),
+        Err(_) => (kind, kind),
     };
     plural(n, one, many)
 }
@@ -218,22 +200,8 @@ pub fn counts(stats: &serde_json::Value) -> String {
     let Some(map) = stats.as_object() else {
         return String::new();
     };
-    let order = [
-        "created",
-        "updated",
-        "unchanged",
-        "deleted",
-        "restored",
-        "rejected",
-        "warnings",
-        "removed",
-        "skipped",
-        "resolved",
-        "snapshots",
-        "runs",
-    ];
     let mut parts = Vec::new();
-    for key in order {
+    for key in STAT_KEYS {
         if let Some(n) = map.get(key).and_then(|v| v.as_u64()).filter(|n| *n > 0) {
             let word = match (key, n) {
                 ("warnings", 1) => "warning",
@@ -273,12 +241,12 @@ impl RunRow {
             actor: run.actor.clone(),
             started: When::of(&run.started_at),
             duration: duration(run),
-            counts: if run.status == crate::service::runs::STATUS_FAILED {
+            counts: if run.status == STATUS_FAILED {
                 "nothing changed".into()
             } else {
                 counts(&stats)
             },
-            error: (run.status == crate::service::runs::STATUS_FAILED)
+            error: (run.status == STATUS_FAILED)
                 .then(|| detail["error"].as_str().unwrap_or("failed").to_string()),
         }
     }
@@ -306,7 +274,7 @@ pub const CHART_HEIGHT: u32 = 120;
 pub fn chart(runs: &[runs::Model]) -> Vec<Bar> {
     let mut picked: Vec<(&runs::Model, [u64; 3])> = runs
         .iter()
-        .filter(|r| r.kind == "import" || r.kind == "sync")
+        .filter(|r| RunKind::of(&r.kind).is_some_and(RunKind::is_bulk_change))
         .map(|r| {
             let stats: serde_json::Value = serde_json::from_str(&r.stats).unwrap_or_default();
             let n = |k: &str| stats[k].as_u64().unwrap_or(0);

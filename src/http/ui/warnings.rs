@@ -6,6 +6,7 @@ use super::records::encode_path;
 use super::view::{Layout, When, and_list};
 use super::{Posted, UiError, UiResult, Viewed, done, refused, render};
 use crate::domain::diff::{self, ConflictRow};
+use crate::domain::warning::{WarningKind, WarningStatus};
 use crate::entity::warnings as warning_entity;
 use crate::http::AppState;
 use crate::ids::{Owner, SourceId, TargetId, WarningId};
@@ -93,10 +94,11 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> UiResult {
     let tenant = viewed.tenant()?;
+    // `all`, or a status (open unless another is asked for).
     let status = match query.status.as_deref() {
-        Some("resolved") => "resolved",
         Some("all") => "all",
-        _ => "open",
+        Some(s) => s.parse().unwrap_or(WarningStatus::Open).as_str(),
+        None => WarningStatus::Open.as_str(),
     };
     let q = query.q.unwrap_or_default().trim().to_string();
     let kind = query.kind.unwrap_or_default();
@@ -159,13 +161,7 @@ pub async fn list(
         source: query.source.unwrap_or(0),
         target: query.target.unwrap_or(0),
         q,
-        kinds: [
-            "conflict",
-            "kept_target",
-            "overwritten",
-            "deleted_manual",
-            "rejected",
-        ],
+        kinds: WarningKind::KINDS.map(WarningKind::as_str),
         sources,
         targets,
         next,
@@ -234,7 +230,7 @@ pub async fn bulk_confirm(viewed: Viewed, Data(state): Data<&AppState>, form: Po
     let mut open = Vec::new();
     for id in &ids {
         let w = warnings::get(&state.db, tenant, WarningId(*id)).await?;
-        if w.status != "open" {
+        if w.status != WarningStatus::Open.as_str() {
             skipped += 1;
             continue;
         }
@@ -333,7 +329,7 @@ pub async fn page(viewed: Viewed, Data(state): Data<&AppState>, Path(id): Path<i
     };
     render(&WarningPage {
         layout: Layout::new(&viewed, format!("Warning {id}"), "warnings"),
-        open: w.status == "open",
+        open: w.status == WarningStatus::Open.as_str(),
         per_field: !fields.is_empty(),
         rows: diff::conflict_rows(&fields),
         w: row(&w),
