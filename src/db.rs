@@ -120,3 +120,20 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         db.begin().await
     }
 }
+
+/// Whether several processes may share this database (PostgreSQL): then what one process
+/// holds in memory says nothing of the others, and long work tells them it is alive.
+pub fn is_shared(db: &impl ConnectionTrait) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}
+
+/// Whether the database answers a query.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.execute_unprepared("SELECT 1").await.is_ok()
+}
+
+/// Now, truncated to microseconds (what PostgreSQL stores), so values read back compare equal.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}

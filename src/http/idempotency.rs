@@ -198,19 +198,18 @@ pub async fn idempotent<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Resu
             Ok(resp.body(row.response.unwrap_or_default()))
         }
         Found::Claimed(claim) => {
-            let beat =
-                (state.db.get_database_backend() == sea_orm::DbBackend::Postgres).then(|| {
-                    let db = state.db.clone();
-                    tokio::spawn(async move {
-                        let every = std::time::Duration::from_secs(idempotency::HEARTBEAT_SECS);
-                        loop {
-                            tokio::time::sleep(every).await;
-                            if let Err(e) = idempotency::heartbeat(&db, claim).await {
-                                tracing::warn!("idempotency heartbeat: {e}");
-                            }
+            let beat = crate::db::is_shared(&state.db).then(|| {
+                let db = state.db.clone();
+                tokio::spawn(async move {
+                    let every = std::time::Duration::from_secs(idempotency::HEARTBEAT_SECS);
+                    loop {
+                        tokio::time::sleep(every).await;
+                        if let Err(e) = idempotency::heartbeat(&db, claim).await {
+                            tracing::warn!("idempotency heartbeat: {e}");
                         }
-                    })
-                });
+                    }
+                })
+            });
             let result = idempotency::scoped(claim, ep.call(req)).await;
             if let Some(beat) = beat {
                 beat.abort();

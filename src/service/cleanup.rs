@@ -5,9 +5,9 @@ use super::runs::{self, RunKind};
 use super::{Actor, now};
 use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, TenantId};
-use crate::store::sql::Sql;
+use crate::store::retention;
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -20,37 +20,6 @@ pub struct CleanupOutcome {
     pub warnings: u64,
     pub runs: u64,
     pub dry_run: bool,
-}
-
-const SNAPSHOTS: &str = "FROM snapshots WHERE tenant_id = {t} AND created_at < {c}";
-const WARNINGS: &str =
-    "FROM warnings WHERE tenant_id = {t} AND status = 'resolved' AND resolved_at < {c}";
-// A run stays while an open warning or a remaining snapshot points at it.
-const RUNS: &str = "FROM runs WHERE tenant_id = {t} AND status <> 'running' AND finished_at < {c} \
-     AND id NOT IN (SELECT run_id FROM warnings WHERE status = 'open' AND run_id IS NOT NULL) \
-     AND id NOT IN (SELECT resolved_run_id FROM warnings WHERE resolved_run_id IS NOT NULL) \
-     AND id NOT IN (SELECT run_id FROM snapshots WHERE run_id IS NOT NULL AND created_at >= {c})";
-
-fn statement(
-    backend: DbBackend,
-    verb: &str,
-    template: &str,
-    tenant: TenantId,
-    cutoff: DateTime<Utc>,
-) -> Sql {
-    let mut q = Sql::new(backend, verb);
-    let mut rest = template;
-    while let Some(pos) = rest.find('{') {
-        q.push(&rest[..pos]);
-        let end = pos + 3;
-        match &rest[pos..end] {
-            "{t}" => q.bind(tenant.0),
-            _ => q.bind(cutoff),
-        };
-        rest = &rest[end..];
-    }
-    q.push(rest);
-    q
 }
 
 /// Deletes snapshots, resolved warnings and finished runs older than `days` (default: the
@@ -72,23 +41,11 @@ pub async fn cleanup(
     }
     let cutoff = now() - Duration::days(days);
     let tx = crate::db::begin_write(db).await?;
-    let backend = tx.get_database_backend();
-    let mut counts = [0u64; 3];
-    for (i, template) in [SNAPSHOTS, WARNINGS, RUNS].into_iter().enumerate() {
-        let q = if dry_run {
-            statement(backend, "SELECT COUNT(*) ", template, tenant, cutoff)
-        } else {
-            statement(backend, "DELETE ", template, tenant, cutoff)
-        };
-        counts[i] = if dry_run {
-            match q.fetch_one(&tx).await? {
-                Some(row) => row.try_get_by_index::<i64>(0)? as u64,
-                None => 0,
-            }
-        } else {
-            q.execute(&tx).await?
-        };
-    }
+    let counts = if dry_run {
+        retention::count_older(&tx, tenant, cutoff).await?
+    } else {
+        retention::delete_older(&tx, tenant, cutoff).await?
+    };
     let mut outcome = CleanupOutcome {
         run_id: None,
         days,

@@ -12,8 +12,7 @@ use crate::domain::import_index::{
     DELETED, EXISTS, Entry, Ids, Index, KnownRaw, NO_SLOT, Outcome, SEEN, Seen, Written,
 };
 use crate::domain::stats::{ImportStats, RecordError};
-use crate::domain::warning::{WarningKind, WarningStatus, rejected_message};
-use crate::entity::warnings;
+use crate::domain::warning::{NewWarning, WarningKind, rejected_message};
 use crate::error::{AppError, AppResult};
 use crate::ids::Side;
 use crate::ids::{Owner, RunId, SourceId, TenantId};
@@ -22,9 +21,8 @@ use crate::ingest::json_stream::{self, Envelope, Flow, Shape, StreamError};
 use crate::store::agg::{self, AggPage, Sep, page_rows};
 use crate::store::locks::{self, Mode};
 use crate::store::sql::{CHUNK, Sql};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Set,
-};
+use crate::store::warning_rows;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -1445,31 +1443,23 @@ async fn import_recorded(
         .collect();
     if !rejected.is_empty() {
         let shown: Vec<&&RecordError> = rejected.iter().take(20).collect();
-        warnings::ActiveModel {
-            tenant_id: Set(tenant.0),
-            run_id: Set(Some(run.id)),
-            kind: Set(WarningKind::Rejected.to_string()),
-            source_id: Set(Some(source_id.0)),
-            target_id: Set(None),
-            target_property_id: Set(None),
-            external_id: Set(None),
-            source_hash: Set(None),
-            message: Set(rejected_message(
+        let new = NewWarning {
+            kind: WarningKind::Rejected,
+            run_id: run.id,
+            source_id: Some(source_id.0),
+            target_id: None,
+            target_property_id: None,
+            external_id: None,
+            source_hash: None,
+            message: rejected_message(
                 rejected.len(),
                 source_id,
                 rejected[0].index,
                 &rejected[0].reason,
-            )),
-            details: Set(serde_json::json!({"errors": shown, "total": rejected.len()}).to_string()),
-            status: Set(WarningStatus::Open.to_string()),
-            resolution: Set(None),
-            resolved_run_id: Set(None),
-            created_at: Set(now()),
-            resolved_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&tx)
-        .await?;
+            ),
+            details: serde_json::json!({"errors": shown, "total": rejected.len()}).to_string(),
+        };
+        warning_rows::insert(&tx, tenant, new, now()).await?;
     }
     let detail = serde_json::json!({
         "mode": if opts.mode == ImportMode::Full { "full" } else { "upsert" },

@@ -8,6 +8,7 @@ pub mod import_preview;
 pub mod imports;
 pub mod index_cache;
 pub mod keys;
+pub mod process;
 pub mod properties;
 pub mod runs;
 pub mod scope;
@@ -20,12 +21,7 @@ pub mod tenants;
 pub mod uploads;
 pub mod warnings;
 
-use chrono::{DateTime, SubsecRound, Utc};
-
-/// Now, truncated to microseconds (what PostgreSQL stores), so values read back compare equal.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
+pub use crate::db::now;
 
 /// Who performed an operation, recorded on its run: an API key prefix, or `cli`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,17 +4,17 @@
 //! the work starts ([`open`]), and their transaction finishes it; a run whose process died is
 //! marked failed ("interrupted") by the next process that starts ([`reap_interrupted`]).
 //! Short ones (a manual edit, restore, resolve) write their run with their effect ([`start`]).
+pub(crate) use super::process::owner_alive;
+pub use super::process::this_process;
 use super::{Actor, now};
 use crate::entity::runs;
 use crate::error::{AppError, AppResult};
 use crate::ids::{RunId, SourceId, TargetId, TenantId};
-use crate::store::sql::Sql;
-use sea_orm::sea_query::Expr;
+use crate::store::{locks, run_rows};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use std::sync::LazyLock;
 
 pub use crate::domain::run::{
     RunKind, STATUS_FAILED, STATUS_ROLLED_BACK, STATUS_RUNNING, STATUS_SUCCEEDED,
@@ -78,21 +78,8 @@ pub async fn open(db: &DatabaseConnection, new: NewRun<'_>) -> AppResult<runs::M
 /// run's owner is alive (PostgreSQL: the run's advisory lock, held until the transaction
 /// ends) and checks that no process took the run for interrupted meanwhile.
 pub async fn attach(tx: &impl ConnectionTrait, run: &runs::Model) -> AppResult<()> {
-    let backend = tx.get_database_backend();
-    if backend == DbBackend::Postgres {
-        let mut q = Sql::new(backend, "SELECT pg_advisory_xact_lock(");
-        q.bind(RUN_LOCK_CLASS)
-            .push(", ")
-            .bind(run.id as i32)
-            .push(")");
-        q.execute(tx).await?;
-    }
-    let mut q = Sql::new(backend, "SELECT status FROM runs WHERE id = ");
-    q.bind(run.id);
-    let status: Option<String> = match q.fetch_one(tx).await? {
-        Some(row) => Some(row.try_get_by_index(0)?),
-        None => None,
-    };
+    locks::lock_run(tx, run.id).await?;
+    let status = run_rows::status_of(tx, run.id).await?;
     if status.as_deref() != Some(STATUS_RUNNING) {
         return Err(AppError::Conflict(format!(
             "run {} was marked as interrupted before it could start; nothing was written, \
@@ -121,18 +108,7 @@ pub async fn recorded<T>(
 
 /// Marks a run failed with `reason` (its own commit), unless it finished meanwhile.
 pub async fn fail(db: &DatabaseConnection, run: RunId, reason: &str) -> AppResult<()> {
-    runs::Entity::update_many()
-        .col_expr(runs::Column::Status, Expr::value(STATUS_FAILED))
-        .col_expr(
-            runs::Column::Detail,
-            Expr::value(serde_json::json!({ "error": reason }).to_string()),
-        )
-        .col_expr(runs::Column::FinishedAt, Expr::value(now()))
-        .filter(runs::Column::Id.eq(run.0))
-        .filter(runs::Column::Status.is_in([STATUS_RUNNING, STATUS_FAILED]))
-        .exec(db)
-        .await?;
-    Ok(())
+    run_rows::fail(db, run.0, reason).await
 }
 
 /// Marks a run succeeded with its stats and optional detail. A run that another process
@@ -149,16 +125,7 @@ pub async fn finish(
     model.stats = serde_json::to_string(stats).unwrap_or_else(|_| "{}".into());
     model.detail = detail.map(|d| d.to_string());
     model.finished_at = Some(now());
-    let updated = runs::Entity::update_many()
-        .col_expr(runs::Column::Status, Expr::value(model.status.clone()))
-        .col_expr(runs::Column::Stats, Expr::value(model.stats.clone()))
-        .col_expr(runs::Column::Detail, Expr::value(model.detail.clone()))
-        .col_expr(runs::Column::FinishedAt, Expr::value(model.finished_at))
-        .filter(runs::Column::Id.eq(id))
-        .filter(runs::Column::Status.eq(STATUS_RUNNING))
-        .exec(conn)
-        .await?;
-    if updated.rows_affected != 1 {
+    if !run_rows::finish(conn, &model).await? {
         return Err(AppError::Conflict(format!(
             "run {id} was marked as interrupted by another process while it ran; nothing was \
              written, try again"
@@ -167,57 +134,12 @@ pub async fn finish(
     Ok(model)
 }
 
-/// The advisory lock class of runs (`locks` uses 1 and 2 for sources and targets).
-const RUN_LOCK_CLASS: i32 = 3;
-
 /// A run that stays `running` this long without its owner is interrupted; younger ones may
 /// be between their first commit and their transaction's first statement (PostgreSQL).
 const START_GRACE_SECS: i64 = 10;
 
 /// How long to wait for the lock of a run whose process is known to be dead (PostgreSQL).
 const DEAD_OWNER_WAIT_SECS: u64 = 10;
-
-/// This process, as recorded in `runs.owner`: `pid:start@boot`, its pid, its start time (in
-/// clock ticks since boot, from `/proc/self/stat`, so that a later process given the same pid
-/// is not taken for it) and the machine's boot id.
-pub fn this_process() -> &'static str {
-    static OWNER: LazyLock<String> = LazyLock::new(|| {
-        let pid = std::process::id();
-        format!(
-            "{pid}:{}@{}",
-            process_start(pid).unwrap_or_default(),
-            boot_id()
-        )
-    });
-    &OWNER
-}
-
-fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-/// Field 22 of `/proc/PID/stat` (after the command name, which may hold spaces and parens).
-fn process_start(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// Whether the process `owner` names is alive; `None` when this machine cannot tell (it ran
-/// on another one).
-pub(crate) fn owner_alive(owner: &str) -> Option<bool> {
-    let (process, boot) = owner.split_once('@')?;
-    if boot != boot_id() {
-        // Another machine, or this one before a reboot.
-        return None;
-    }
-    let (pid, start) = process.split_once(':')?;
-    let pid: u32 = pid.parse().ok()?;
-    let start: u64 = start.parse().ok()?;
-    Some(process_start(pid) == Some(start))
-}
 
 /// Marks the runs whose process died as failed ("interrupted"); called when a process starts.
 /// On SQLite the owner's pid and start time tell; on PostgreSQL, where several servers share
@@ -246,7 +168,7 @@ pub async fn reap_if_gone(db: &DatabaseConnection, run: &runs::Model) -> AppResu
         Some(owner) => owner_alive(owner),
         None => None,
     };
-    if db.get_database_backend() == DbBackend::Postgres {
+    if crate::db::is_shared(db) {
         // Only the run's lock tells for a process of another machine, and only after the
         // grace period; one of this machine is asked directly too.
         let young = (now() - run.started_at).num_seconds() < START_GRACE_SECS;
@@ -257,36 +179,16 @@ pub async fn reap_if_gone(db: &DatabaseConnection, run: &runs::Model) -> AppResu
         let free = if known == Some(false) {
             // Its process is gone, but its server process may still be finishing the statement
             // it was running when the client died (then rolls back): wait a while for that.
-            tx.execute_unprepared(&format!(
-                "SET LOCAL lock_timeout = '{DEAD_OWNER_WAIT_SECS}s'"
-            ))
-            .await?;
-            let mut q = Sql::new(DbBackend::Postgres, "SELECT pg_advisory_xact_lock(");
-            q.bind(RUN_LOCK_CLASS)
-                .push(", ")
-                .bind(run.id as i32)
-                .push(")");
-            match q.execute(&tx).await {
-                Ok(_) => true,
-                Err(e) if e.to_string().contains("lock timeout") => {
-                    tx.rollback().await?;
-                    return Ok(false);
-                }
-                Err(e) => return Err(e.into()),
+            if !locks::lock_run_within(&tx, run.id, DEAD_OWNER_WAIT_SECS).await? {
+                tx.rollback().await?;
+                return Ok(false);
             }
+            true
         } else {
-            let mut q = Sql::new(DbBackend::Postgres, "SELECT pg_try_advisory_xact_lock(");
-            q.bind(RUN_LOCK_CLASS)
-                .push(", ")
-                .bind(run.id as i32)
-                .push(")");
-            match q.fetch_one(&tx).await? {
-                Some(row) => row.try_get_by_index(0)?,
-                None => false,
-            }
+            locks::try_lock_run(&tx, run.id).await?
         };
         if free {
-            mark_interrupted(&tx, run.id, reason).await?;
+            run_rows::mark_interrupted(&tx, run.id, reason).await?;
         }
         tx.commit().await?;
         return Ok(free);
@@ -294,24 +196,9 @@ pub async fn reap_if_gone(db: &DatabaseConnection, run: &runs::Model) -> AppResu
     // SQLite databases are not shared between machines: an owner of another boot is gone.
     let alive = known.unwrap_or(false);
     if !alive {
-        mark_interrupted(db, run.id, reason).await?;
+        run_rows::mark_interrupted(db, run.id, reason).await?;
     }
     Ok(!alive)
-}
-
-async fn mark_interrupted(conn: &impl ConnectionTrait, id: i64, reason: &str) -> AppResult<()> {
-    runs::Entity::update_many()
-        .col_expr(runs::Column::Status, Expr::value(STATUS_FAILED))
-        .col_expr(
-            runs::Column::Detail,
-            Expr::value(serde_json::json!({ "error": reason }).to_string()),
-        )
-        .col_expr(runs::Column::FinishedAt, Expr::value(now()))
-        .filter(runs::Column::Id.eq(id))
-        .filter(runs::Column::Status.eq(STATUS_RUNNING))
-        .exec(conn)
-        .await?;
-    Ok(())
 }
 
 /// Runs of a tenant, newest first; `before` is the cursor (a run id).

@@ -8,7 +8,9 @@ use crate::entity::{snapshots, source_properties, target_properties, warnings};
 use crate::error::{AppError, AppResult};
 use crate::ids::{Owner, RunId, Side, SnapshotId, SourceId, TargetId, TenantId};
 use crate::store::locks::{self, Mode};
-use crate::store::sql::{CHUNK, Sql};
+use crate::store::snapshot_rows::{self, apply_snapshots};
+
+pub use crate::store::snapshot_rows::snapshot_ids;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, sea_query::Expr,
@@ -18,84 +20,6 @@ use std::collections::HashSet;
 
 /// Which table a property lives in (the name the library used before `ids::Side`).
 pub use crate::ids::Side as PropertyKind;
-
-/// The table of a side's records.
-fn table(side: Side) -> &'static str {
-    match side {
-        Side::Source => "source_properties",
-        Side::Target => "target_properties",
-    }
-}
-
-/// Copies the current version of the given properties into `snapshots`, inside the database
-/// (one statement per chunk, no data round-trip).
-pub async fn snapshot_ids(
-    conn: &impl ConnectionTrait,
-    kind: PropertyKind,
-    ids: &[i64],
-    run: RunId,
-    reason: &str,
-) -> AppResult<()> {
-    let at = now();
-    for chunk in ids.chunks(CHUNK) {
-        let mut q = Sql::new(
-            conn.get_database_backend(),
-            "INSERT INTO snapshots (tenant_id, run_id, property_kind, property_id, owner_id, \
-             external_id, data, hash, synced_hash, base_data, source_property_id, deleted_at, \
-             reason, created_at) SELECT tenant_id, ",
-        );
-        q.bind(run.0).push(", ").bind(kind.as_str()).push(", id, ");
-        q.push(match kind {
-            PropertyKind::Source => {
-                "source_id, external_id, data, hash, CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
-                 CAST(NULL AS BIGINT), "
-            }
-            PropertyKind::Target => {
-                "target_id, external_id, data, hash, synced_hash, base_data, source_property_id, "
-            }
-        });
-        q.push("deleted_at, ").bind(reason).push(", ").bind(at);
-        q.push(" FROM ").push(table(kind)).push(" WHERE id IN ");
-        q.bind_list(chunk.iter().copied());
-        q.execute(conn).await?;
-    }
-    Ok(())
-}
-
-/// Puts the state recorded in the given snapshots back onto their properties. A target also
-/// gets back its sync bookkeeping (synced hash, merge base, link).
-async fn apply_snapshots(
-    conn: &impl ConnectionTrait,
-    kind: PropertyKind,
-    snapshot_ids: &[i64],
-    run: RunId,
-) -> AppResult<()> {
-    let at = now();
-    for chunk in snapshot_ids.chunks(CHUNK) {
-        let mut q = Sql::new(conn.get_database_backend(), "UPDATE ");
-        q.push(table(kind))
-            .push(" SET data = s.data, hash = s.hash, deleted_at = s.deleted_at, run_id = ")
-            .bind(run.0)
-            .push(", updated_at = ")
-            .bind(at);
-        if kind == PropertyKind::Target {
-            // The link comes back only to a source record that still exists (its source may
-            // have been deleted since, which cleared the link).
-            q.push(
-                ", synced_hash = s.synced_hash, base_data = s.base_data, \
-                 source_property_id = (SELECT sp.id FROM source_properties AS sp \
-                 WHERE sp.id = s.source_property_id)",
-            );
-        }
-        q.push(" FROM snapshots AS s WHERE s.id IN ")
-            .bind_list(chunk.iter().copied())
-            .push(" AND ")
-            .push(table(kind))
-            .push(".id = s.property_id");
-        q.execute(conn).await?;
-    }
-    Ok(())
-}
 
 /// Snapshots of one property, newest first.
 /// The newest `limit` snapshots of a property, newest first.
@@ -334,28 +258,19 @@ async fn rollback_recorded(
         removed: 0,
         skipped: Vec::new(),
     };
-    let backend = tx.get_database_backend();
-    for kind in [PropertyKind::Source, PropertyKind::Target] {
+    for kind in [Side::Source, Side::Target] {
         // The first snapshot a run wrote of a property is its pre-run version.
-        let mut q = Sql::new(
-            backend,
-            "SELECT s.id, s.property_id, s.external_id, p.run_id, p.id FROM snapshots AS s LEFT JOIN ",
-        );
-        q.push(table(kind))
-            .push(" AS p ON p.id = s.property_id WHERE s.run_id = ")
-            .bind(id.0)
-            .push(" AND s.property_kind = ")
-            .bind(kind.as_str())
-            .push(" ORDER BY s.id");
-        let rows = q.fetch_all(&tx).await?;
+        let rows = snapshot_rows::of_run(&tx, kind, id).await?;
         let mut seen = HashSet::new();
         let (mut to_apply, mut to_snapshot) = (Vec::new(), Vec::new());
         for row in rows {
-            let snap_id: i64 = row.try_get_by_index(0)?;
-            let property_id: i64 = row.try_get_by_index(1)?;
-            let external_id: String = row.try_get_by_index(2)?;
-            let current_run: Option<i64> = row.try_get_by_index(3)?;
-            let exists: Option<i64> = row.try_get_by_index(4)?;
+            let snapshot_rows::OfRun {
+                snapshot_id: snap_id,
+                property_id,
+                external_id,
+                current_run,
+                exists,
+            } = row;
             if !seen.insert(property_id) {
                 continue;
             }
@@ -386,18 +301,10 @@ async fn rollback_recorded(
         outcome.restored += to_apply.len() as u64;
 
         // Properties the run created: removed if untouched since, else reported.
-        let mut q = Sql::new(backend, "SELECT id, external_id, run_id FROM ");
-        q.push(table(kind))
-            .push(" WHERE tenant_id = ")
-            .bind(tenant.0)
-            .push(" AND created_run_id = ")
-            .bind(id.0)
-            .push(" ORDER BY id");
         let mut to_remove = Vec::new();
-        for row in q.fetch_all(&tx).await? {
-            let property_id: i64 = row.try_get_by_index(0)?;
-            let external_id: String = row.try_get_by_index(1)?;
-            let current_run: Option<i64> = row.try_get_by_index(2)?;
+        for (property_id, external_id, current_run) in
+            snapshot_rows::created_by(&tx, kind, tenant, id).await?
+        {
             if current_run == Some(id.0) {
                 to_remove.push(property_id);
             } else {
@@ -414,13 +321,7 @@ async fn rollback_recorded(
             }
         }
         snapshot_ids(&tx, kind, &to_remove, new_run, "rollback").await?;
-        for chunk in to_remove.chunks(CHUNK) {
-            let mut q = Sql::new(backend, "DELETE FROM ");
-            q.push(table(kind))
-                .push(" WHERE id IN ")
-                .bind_list(chunk.iter().copied());
-            q.execute(&tx).await?;
-        }
+        snapshot_rows::delete_records(&tx, kind, &to_remove).await?;
         outcome.removed += to_remove.len() as u64;
     }
 

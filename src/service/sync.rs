@@ -9,20 +9,21 @@ use crate::domain::canonical::Canonical;
 use crate::domain::kinds::{ConflictPolicy, DeletePolicy};
 use crate::domain::merge::{FieldConflict, differing_fields, three_way_merge};
 use crate::domain::stats::{PlannedAction, SyncAction, SyncStats};
-use crate::domain::warning::{WarningKind, WarningStatus};
-use crate::entity::{target_properties, warnings};
+use crate::domain::warning::{NewWarning, WarningKind};
+use crate::entity::target_properties;
 use crate::error::{AppError, AppResult};
 use crate::ids::Side;
 use crate::ids::{Owner, RunId, SourceId, TargetId, TenantId};
 use crate::store::agg::{self, AggPage, Sep, page_rows};
 use crate::store::locks::{self, Mode};
 use crate::store::sql::{CHUNK, Sql};
+use crate::store::warning_rows;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Set,
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -178,7 +179,7 @@ async fn sync_recorded(
         ms = started.elapsed().as_millis() as u64,
         "sync: candidates loaded"
     );
-    let open = open_warning_keys(&tx, target_id).await?;
+    let open = warning_rows::open_keys(&tx, target_id).await?;
 
     let mut stats = SyncStats {
         unchanged: in_sync,
@@ -380,26 +381,18 @@ async fn sync_recorded(
     }
     let mut stored = Vec::with_capacity(drafts.len());
     for d in drafts {
-        let model = warnings::ActiveModel {
-            tenant_id: Set(tenant.0),
-            run_id: Set(Some(run_id.0)),
-            kind: Set(d.kind.to_string()),
-            source_id: Set(Some(source_id.0)),
-            target_id: Set(Some(target_id.0)),
-            target_property_id: Set(Some(d.target_property_id)),
-            external_id: Set(Some(d.external_id.clone())),
-            source_hash: Set(d.source_hash.clone()),
-            message: Set(d.message.clone()),
-            details: Set(json!({"fields": d.fields}).to_string()),
-            status: Set(WarningStatus::Open.to_string()),
-            resolution: Set(None),
-            resolved_run_id: Set(None),
-            created_at: Set(at),
-            resolved_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&tx)
-        .await?;
+        let new = NewWarning {
+            kind: d.kind,
+            run_id: run_id.0,
+            source_id: Some(source_id.0),
+            target_id: Some(target_id.0),
+            target_property_id: Some(d.target_property_id),
+            external_id: Some(d.external_id.clone()),
+            source_hash: d.source_hash.clone(),
+            message: d.message.clone(),
+            details: json!({"fields": d.fields}).to_string(),
+        };
+        let model = warning_rows::insert(&tx, tenant, new, at).await?;
         stored.push(to_warning(Some(model.id), d));
     }
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "sync: written");
@@ -717,28 +710,6 @@ async fn load_candidate_rows(
             }),
         };
         out.push((source, target));
-    }
-    Ok(out)
-}
-
-async fn open_warning_keys(
-    conn: &impl ConnectionTrait,
-    target: TargetId,
-) -> AppResult<HashSet<(i64, String, String)>> {
-    let mut q = Sql::new(
-        conn.get_database_backend(),
-        "SELECT target_property_id, kind, source_hash FROM warnings WHERE status = 'open' \
-         AND target_property_id IS NOT NULL AND target_id = ",
-    );
-    q.bind(target.0);
-    let mut out = HashSet::new();
-    for row in q.fetch_all(conn).await? {
-        let hash: Option<String> = row.try_get_by_index(2)?;
-        out.insert((
-            row.try_get_by_index(0)?,
-            row.try_get_by_index(1)?,
-            hash.unwrap_or_default(),
-        ));
     }
     Ok(out)
 }

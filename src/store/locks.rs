@@ -45,11 +45,53 @@ pub enum Mode {
     Shared,
 }
 
-/// The advisory lock class of an owner's records (the first key of the two-key form).
+/// The advisory lock classes (the first key of the two-key form), one per kind of thing
+/// locked, registered here so that no two kinds share one.
+const SOURCE_RECORDS: i32 = 1;
+const TARGET_RECORDS: i32 = 2;
+/// A run's lock: held by the transaction of a long run while it works (see `service::runs`).
+const RUN: i32 = 3;
+
+/// The advisory lock class of an owner's records, and its key.
 fn class(owner: Owner) -> (i32, i64) {
     match owner {
-        Owner::Source(id) => (1, id.0),
-        Owner::Target(id) => (2, id.0),
+        Owner::Source(id) => (SOURCE_RECORDS, id.0),
+        Owner::Target(id) => (TARGET_RECORDS, id.0),
+    }
+}
+
+/// Takes run `id`'s lock until `tx` ends (PostgreSQL; a no-op on SQLite).
+pub async fn lock_run(tx: &impl ConnectionTrait, id: i64) -> AppResult<()> {
+    if tx.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut q = Sql::new(DbBackend::Postgres, "SELECT pg_advisory_xact_lock(");
+    q.bind(RUN).push(", ").bind(id as i32).push(")");
+    q.execute(tx).await?;
+    Ok(())
+}
+
+/// Takes run `id`'s lock until `tx` ends if nobody holds it; whether it did (PostgreSQL).
+pub async fn try_lock_run(tx: &impl ConnectionTrait, id: i64) -> AppResult<bool> {
+    let mut q = Sql::new(DbBackend::Postgres, "SELECT pg_try_advisory_xact_lock(");
+    q.bind(RUN).push(", ").bind(id as i32).push(")");
+    Ok(match q.fetch_one(tx).await? {
+        Some(row) => row.try_get_by_index(0)?,
+        None => false,
+    })
+}
+
+/// Takes run `id`'s lock until `tx` ends, waiting at most `secs` seconds; whether it did
+/// (PostgreSQL).
+pub async fn lock_run_within(tx: &impl ConnectionTrait, id: i64, secs: u64) -> AppResult<bool> {
+    tx.execute_unprepared(&format!("SET LOCAL lock_timeout = '{secs}s'"))
+        .await?;
+    let mut q = Sql::new(DbBackend::Postgres, "SELECT pg_advisory_xact_lock(");
+    q.bind(RUN).push(", ").bind(id as i32).push(")");
+    match q.execute(tx).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.to_string().contains("lock timeout") => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -3,4 +3,8 @@
 //! it runs on.
 pub mod agg;
 pub mod locks;
+pub mod retention;
+pub mod run_rows;
+pub mod snapshot_rows;
 pub mod sql;
+pub mod warning_rows;

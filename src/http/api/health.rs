@@ -1,7 +1,6 @@
 use super::ApiTags;
 use crate::http::AppState;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
-use sea_orm::ConnectionTrait;
 
 pub struct HealthApi(pub AppState);
 
@@ -33,7 +32,7 @@ impl HealthApi {
     /// Needs no API key. Checks that the database answers a query.
     #[oai(path = "/health", method = "get")]
     async fn health(&self) -> HealthResponse {
-        let database = self.0.db.execute_unprepared("SELECT 1").await.is_ok();
+        let database = crate::db::ping(&self.0.db).await;
         let body = Health {
             status: if database { "ok" } else { "degraded" }.into(),
             database,
