@@ -6,6 +6,7 @@ pub mod drift;
 pub mod identity;
 pub(crate) mod import_index;
 pub mod kinds;
+pub mod listing;
 pub mod merge;
 pub mod patch;
 pub mod run;

@@ -2,6 +2,7 @@
 //! `AppResult`; no HTTP types, no printing. The CLI and the API call the same functions.
 pub mod cleanup;
 pub mod dashboard;
+pub mod edits;
 pub mod endpoints;
 pub mod idempotency;
 pub mod import_preview;
@@ -10,6 +11,7 @@ pub mod index_cache;
 pub mod keys;
 pub mod process;
 pub mod properties;
+pub mod records;
 pub mod runs;
 pub mod scope;
 pub mod sessions;

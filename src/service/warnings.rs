@@ -62,7 +62,7 @@ fn query(tenant: TenantId, filter: &WarningFilter) -> AppResult<sea_orm::Select<
         q = q.filter(warnings::Column::Kind.eq(kind.as_str()));
     }
     if let Some(prefix) = &filter.external_id_prefix {
-        q = q.filter(super::properties::starts_with(
+        q = q.filter(crate::store::listing::starts_with(
             warnings::Column::ExternalId,
             prefix,
         ));
