@@ -11,6 +11,7 @@ pub mod merge;
 pub mod patch;
 pub mod run;
 pub mod stats;
+pub mod sync_plan;
 pub mod title;
 pub mod warning;
 pub mod words;

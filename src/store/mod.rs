@@ -10,4 +10,5 @@ pub mod retention;
 pub mod run_rows;
 pub mod snapshot_rows;
 pub mod sql;
+pub mod target_rows;
 pub mod warning_rows;
