@@ -5,6 +5,8 @@ pub mod diff;
 pub mod drift;
 pub mod identity;
 pub(crate) mod import_index;
+pub(crate) mod import_plan;
+pub mod import_preview;
 pub mod kinds;
 pub mod listing;
 pub mod merge;

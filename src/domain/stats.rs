@@ -62,6 +62,9 @@ pub struct RecordError {
     /// The record's identity, when it could be read.
     pub external_id: Option<String>,
     pub reason: String,
+    /// Superseded by a later record of the same id (not an invalid record).
+    #[serde(skip)]
+    pub superseded: bool,
 }
 
 /// What a sync does (or, in a dry run, would do) to one target property.

@@ -9,6 +9,7 @@ pub mod record_rows;
 pub mod retention;
 pub mod run_rows;
 pub mod snapshot_rows;
+pub mod source_rows;
 pub mod sql;
 pub mod target_rows;
 pub mod warning_rows;
