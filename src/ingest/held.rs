@@ -1,8 +1,7 @@
 //! What the parser holds while the writer reads the source's index: the elements read so far
 //! (their bytes, or for a file only where they are), passed on once the index is known.
-use super::item::{ChunkSender, Recognizer, parse_raw};
+use super::item::{ChunkSender, Recognizer, parse_raw, pass_on};
 use super::json_stream::{self, StreamError};
-use super::reader::pass_on;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! What the parser hands the writer: records parsed, canonicalised and hashed, records passed
 //! on unparsed because they are byte for byte a live one, and refusals; in chunks.
+use super::borrowed::Node;
 use super::json_stream::{self, Envelope, StreamError};
 use crate::domain::canonical::canonical_and_hash;
 use crate::domain::identity::{IdentityError, extract_external_id};
@@ -160,4 +161,48 @@ pub fn parse_raw(raw: &[u8], at: json_stream::Position) -> Result<Value, StreamE
             at: at.offset(e.line(), e.column()),
         }
     })
+}
+
+/// The largest record an import takes, in bytes of its JSON text: a bigger one is rejected
+/// with a reason (it would be kept whole in every snapshot and every page that shows it).
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Passes one element on: unparsed if `known` says so, else parsed from the bytes `raw` gives
+/// (read only then).
+pub fn pass_on<'r>(
+    sender: &mut ChunkSender,
+    known: &mut Option<Recognizer>,
+    raw_hash: [u8; 32],
+    at: json_stream::Position,
+    raw: impl FnOnce() -> Result<&'r [u8], StreamError>,
+) -> Result<bool, StreamError> {
+    if let Some(slot) = known.as_mut().and_then(|k| k.same(&raw_hash)) {
+        return Ok(sender.push_same(slot));
+    }
+    let raw = raw()?;
+    let index = sender.next_index;
+    if raw.len() > MAX_RECORD_BYTES {
+        return Ok(sender.push(Item::Rejected(RecordError {
+            index,
+            external_id: None,
+            reason: format!(
+                "record is {:.1} MB of JSON; one record may be at most {} MB (keep big \
+                 content such as images elsewhere and import its URL)",
+                raw.len() as f64 / (1 << 20) as f64,
+                MAX_RECORD_BYTES >> 20
+            ),
+            superseded: false,
+        })));
+    }
+    let item = match Node::parse(raw) {
+        // Without a tree of owned values; the same id, text and hash.
+        Some(node) => record_item(index, node.external_id(), Some(raw_hash), || {
+            node.canonical_and_hash(raw.len())
+        }),
+        None => parse_record(index, &parse_raw(raw, at)?, Some(raw_hash), raw.len()),
+    };
+    if let (Some(known), Item::Ok(parsed)) = (known.as_mut(), &item) {
+        known.parsed(&parsed.external_id);
+    }
+    Ok(sender.push(item))
 }

@@ -2,13 +2,9 @@
 //! holds what it read until the writer knows the source's records, and passes records on to
 //! the writer in chunks, byte-identical ones unparsed.
 use super::ImportInput;
-use super::borrowed::Node;
 use super::held::{CountingReader, Held};
-use super::item::{
-    ChunkSender, Item, Known, Message, Recognizer, parse_raw, parse_record, record_item,
-};
+use super::item::{ChunkSender, Known, Message, Recognizer, pass_on};
 use super::json_stream::{self, Envelope, Flow, Shape, StreamError};
-use crate::domain::stats::RecordError;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::sync::Arc;
@@ -45,50 +41,6 @@ pub fn spawn(input: ImportInput, hold_elements: usize) -> std::io::Result<Parser
         bytes,
         thread,
     })
-}
-
-/// The largest record an import takes, in bytes of its JSON text: a bigger one is rejected
-/// with a reason (it would be kept whole in every snapshot and every page that shows it).
-pub const MAX_RECORD_BYTES: usize = 1 << 20;
-
-/// Passes one element on: unparsed if `known` says so, else parsed from the bytes `raw` gives
-/// (read only then).
-pub(super) fn pass_on<'r>(
-    sender: &mut ChunkSender,
-    known: &mut Option<Recognizer>,
-    raw_hash: [u8; 32],
-    at: json_stream::Position,
-    raw: impl FnOnce() -> Result<&'r [u8], StreamError>,
-) -> Result<bool, StreamError> {
-    if let Some(slot) = known.as_mut().and_then(|k| k.same(&raw_hash)) {
-        return Ok(sender.push_same(slot));
-    }
-    let raw = raw()?;
-    let index = sender.next_index;
-    if raw.len() > MAX_RECORD_BYTES {
-        return Ok(sender.push(Item::Rejected(RecordError {
-            index,
-            external_id: None,
-            reason: format!(
-                "record is {:.1} MB of JSON; one record may be at most {} MB (keep big \
-                 content such as images elsewhere and import its URL)",
-                raw.len() as f64 / (1 << 20) as f64,
-                MAX_RECORD_BYTES >> 20
-            ),
-            superseded: false,
-        })));
-    }
-    let item = match Node::parse(raw) {
-        // Without a tree of owned values; the same id, text and hash.
-        Some(node) => record_item(index, node.external_id(), Some(raw_hash), || {
-            node.canonical_and_hash(raw.len())
-        }),
-        None => parse_record(index, &parse_raw(raw, at)?, Some(raw_hash), raw.len()),
-    };
-    if let (Some(known), Item::Ok(parsed)) = (known.as_mut(), &item) {
-        known.parsed(&parsed.external_id);
-    }
-    Ok(sender.push(item))
 }
 
 /// Runs on its own thread: parses, canonicalises and hashes, sending chunks to the writer.

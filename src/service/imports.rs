@@ -2,26 +2,25 @@
 //! is parsed on a thread of its own (`ingest::reader`), pipelined with the writer; each record
 //! is decided as it comes (`domain::import_plan`) and written in batches
 //! (`store::source_rows`).
-use super::index_cache::{IndexCache, Stamp};
+use super::Actor;
+use super::index_cache::IndexCache;
 use super::runs::{self, RunKind};
-use super::{Actor, now};
 use crate::domain::import_index::Index;
 use crate::domain::import_plan::{Planner, full_guard, options_of};
 use crate::domain::stats::{ImportStats, RecordError};
-use crate::domain::warning::{NewWarning, WarningKind, rejected_message};
 use crate::error::{AppError, AppResult};
 use crate::ids::{Owner, RunId, SourceId, TenantId};
-use crate::ingest::item::{Item, Known, Message};
+use crate::ingest::item::{Item, Message};
+use crate::store::live_counts;
 use crate::store::locks::{self, Mode};
 use crate::store::source_rows::SourceWriter;
-use crate::store::{live_counts, warning_rows};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 pub use super::import_preview::PreviewedRecord;
 pub use crate::domain::import_plan::{ImportMode, ImportOptions};
-pub use crate::ingest::reader::MAX_RECORD_BYTES;
+pub use crate::ingest::item::MAX_RECORD_BYTES;
 pub use crate::ingest::{ImportInput, ImportProgress, ProgressFn};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -147,35 +146,8 @@ async fn import_recorded(
     let mut writer = SourceWriter::new(&tx, tenant, source_id, RunId(run.id));
     let started = std::time::Instant::now();
     // Read under the source's lock: nobody writes its records until this transaction ends.
-    let stamp = match indexes {
-        Some(indexes) => {
-            indexes.settle(source_id).await;
-            Some(Stamp::read(&tx, tenant, &source).await?)
-        }
-        None => None,
-    };
-    let kept = indexes
-        .zip(stamp.as_ref())
-        .and_then(|(indexes, stamp)| indexes.get(source_id, stamp));
-    let hit = kept.is_some();
-    let mut index = Index::default();
-    let known = match &kept {
-        Some(stored) => {
-            index = Index::from_stored(stored);
-            Known {
-                raw: stored.raw.clone(),
-                ids: stored.ids.clone(),
-            }
-        }
-        None => {
-            let raw = writer.load_index(&mut index).await?;
-            Known {
-                raw: Arc::new(raw),
-                ids: index.freeze(),
-            }
-        }
-    };
-    drop(kept);
+    let (index, known, hit) =
+        super::index_cache::load(indexes, &tx, tenant, &source, &writer).await?;
     tracing::debug!(
         rows = index.len(),
         unparsed_candidates = known.raw.len(),
@@ -280,27 +252,7 @@ async fn import_recorded(
             preview,
         });
     }
-    let rejected: Vec<&RecordError> = planner.rejected().collect();
-    if !rejected.is_empty() {
-        let shown: Vec<&&RecordError> = rejected.iter().take(20).collect();
-        let new = NewWarning {
-            kind: WarningKind::Rejected,
-            run_id: run.id,
-            source_id: Some(source_id.0),
-            target_id: None,
-            target_property_id: None,
-            external_id: None,
-            source_hash: None,
-            message: rejected_message(
-                rejected.len(),
-                source_id,
-                rejected[0].index,
-                &rejected[0].reason,
-            ),
-            details: serde_json::json!({"errors": shown, "total": rejected.len()}).to_string(),
-        };
-        warning_rows::insert(&tx, tenant, new, now()).await?;
-    }
+    super::warnings::raise_rejected(&tx, tenant, RunId(run.id), source_id, &planner).await?;
     let stats = planner.stats;
     let detail = serde_json::json!({
         "mode": opts.mode.as_str(),
@@ -318,22 +270,18 @@ async fn import_recorded(
     );
     super::idempotency::seal(&tx).await?;
     // What the source holds once this commits: read while the lock is still held.
-    let after = match (indexes, planner.take_written()) {
-        (Some(_), Some(written)) => Some((
-            Stamp::read(&tx, tenant, &source).await?,
-            written,
-            planner.take_index(),
-        )),
-        _ => None,
+    let after = match indexes {
+        Some(_) => super::index_cache::after(&tx, tenant, &source, &mut planner).await?,
+        None => None,
     };
     tx.commit().await?;
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "import: committed"
     );
-    if let (Some(indexes), Some((stamp, written, index))) = (indexes, after) {
+    if let (Some(indexes), Some(after)) = (indexes, after) {
         // After the answer: ~25 ms for 100,000 new records that the client need not wait for.
-        indexes.keep_later(source_id, stamp, move || index.after(&raw_before, &written));
+        indexes.keep_after(source_id, after, raw_before);
     }
     Ok(ImportOutcome {
         run_id: Some(RunId(run.id)),

@@ -14,11 +14,14 @@
 //! never comes back once it has moved, so a kept index is either exactly the source's records
 //! or never used.
 use super::properties::{ListState, list_state};
-use crate::domain::import_index::Stored;
+use crate::domain::import_index::{Index, KnownRaw, Stored, Written};
+use crate::domain::import_plan::Planner;
 use crate::entity::sources;
 use crate::error::AppResult;
 use crate::ids::{Owner, SourceId, TenantId};
-use sea_orm::ConnectionTrait;
+use crate::ingest::item::Known;
+use crate::store::source_rows::SourceWriter;
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -220,5 +223,78 @@ impl IndexCache {
             .values()
             .map(|k| k.stored.len())
             .sum()
+    }
+}
+
+/// The index of `source` for an import that holds its lock (`tx`): the one kept in `indexes`
+/// if the source's stamp says it is still what the source holds, else read by `writer`; what
+/// the parser may know of it; and whether it was kept.
+pub(super) async fn load(
+    indexes: Option<&Arc<IndexCache>>,
+    tx: &DatabaseTransaction,
+    tenant: TenantId,
+    source: &sources::Model,
+    writer: &SourceWriter<'_>,
+) -> AppResult<(Index, Known, bool)> {
+    let source_id = SourceId(source.id);
+    let stamp = match indexes {
+        Some(indexes) => {
+            indexes.settle(source_id).await;
+            Some(Stamp::read(tx, tenant, source).await?)
+        }
+        None => None,
+    };
+    let kept = indexes
+        .zip(stamp.as_ref())
+        .and_then(|(indexes, stamp)| indexes.get(source_id, stamp));
+    let hit = kept.is_some();
+    let mut index = Index::default();
+    let known = match &kept {
+        Some(stored) => {
+            index = Index::from_stored(stored);
+            Known {
+                raw: stored.raw.clone(),
+                ids: stored.ids.clone(),
+            }
+        }
+        None => {
+            let raw = writer.load_index(&mut index).await?;
+            Known {
+                raw: Arc::new(raw),
+                ids: index.freeze(),
+            }
+        }
+    };
+    Ok((index, known, hit))
+}
+
+/// What an import leaves to keep: the source's stamp once it commits (read while its lock is
+/// still held), what it wrote and its index; `None` when it noted nothing to keep.
+pub(super) async fn after(
+    tx: &DatabaseTransaction,
+    tenant: TenantId,
+    source: &sources::Model,
+    planner: &mut Planner,
+) -> AppResult<Option<(Stamp, Written, Index)>> {
+    let Some(written) = planner.take_written() else {
+        return Ok(None);
+    };
+    Ok(Some((
+        Stamp::read(tx, tenant, source).await?,
+        written,
+        planner.take_index(),
+    )))
+}
+
+impl IndexCache {
+    /// Keeps the index an import leaves (`after`), made on a blocking thread after the answer.
+    pub(super) fn keep_after(
+        self: &Arc<Self>,
+        source: SourceId,
+        after: (Stamp, Written, Index),
+        raw_before: Arc<KnownRaw>,
+    ) {
+        let (stamp, written, index) = after;
+        self.keep_later(source, stamp, move || index.after(&raw_before, &written));
     }
 }

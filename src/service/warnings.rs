@@ -245,3 +245,39 @@ pub async fn resolve_with(
     tx.commit().await?;
     Ok(ResolveOutcome { run_id, changed })
 }
+
+/// Raises the warning of an import's rejected records (if it rejected any): the first 20 of
+/// them in its details.
+pub(super) async fn raise_rejected(
+    tx: &impl ConnectionTrait,
+    tenant: TenantId,
+    run: RunId,
+    source: SourceId,
+    planner: &crate::domain::import_plan::Planner,
+) -> AppResult<()> {
+    use crate::domain::stats::RecordError;
+    use crate::domain::warning::{NewWarning, rejected_message};
+    let rejected: Vec<&RecordError> = planner.rejected().collect();
+    if rejected.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&&RecordError> = rejected.iter().take(20).collect();
+    let new = NewWarning {
+        kind: WarningKind::Rejected,
+        run_id: run.0,
+        source_id: Some(source.0),
+        target_id: None,
+        target_property_id: None,
+        external_id: None,
+        source_hash: None,
+        message: rejected_message(
+            rejected.len(),
+            source,
+            rejected[0].index,
+            &rejected[0].reason,
+        ),
+        details: serde_json::json!({"errors": shown, "total": rejected.len()}).to_string(),
+    };
+    crate::store::warning_rows::insert(tx, tenant, new, now()).await?;
+    Ok(())
+}
