@@ -88,8 +88,12 @@ pub(crate) type KnownRaw = std::collections::HashMap<[u8; 32], u32, foldhash::fa
 pub(crate) const EXISTS: u8 = 1;
 pub(crate) const DELETED: u8 = 2;
 pub(crate) const SEEN: u8 = 4;
+/// A batch of this import snapshotted the stored row.
 const SNAPSHOTTED: u8 = 8;
 const OUTCOME_SHIFT: u8 = 4;
+const OUTCOME_MASK: u8 = 3;
+/// A batch of this import wrote the row.
+const WRITTEN: u8 = 64;
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -106,7 +110,7 @@ pub(crate) struct Entry {
     index: u64,
     /// Its position in the unwritten batch, or `NO_SLOT`.
     pub(crate) pending: u32,
-    /// `EXISTS`, `DELETED`, `SEEN`, `SNAPSHOTTED`, and the outcome in the top bits.
+    /// `EXISTS`, `DELETED`, `SEEN`, `SNAPSHOTTED`, `WRITTEN`, and the outcome in bits 4-5.
     pub(crate) flags: u8,
 }
 
@@ -116,6 +120,9 @@ pub(crate) struct Seen {
     pub(crate) outcome: Outcome,
     /// Position in the unwritten batch, while it is unwritten.
     pub(crate) pending: Option<usize>,
+    /// A batch of this import wrote the row (so it differs from what the source had)…
+    pub(crate) written: bool,
+    /// …and snapshotted the stored row first (never twice in one import).
     pub(crate) snapshotted: bool,
 }
 
@@ -131,17 +138,20 @@ impl Entry {
     pub(crate) fn seen(&self) -> Option<Seen> {
         (self.flags & SEEN != 0).then(|| Seen {
             index: self.index,
-            outcome: match self.flags >> OUTCOME_SHIFT {
+            outcome: match (self.flags >> OUTCOME_SHIFT) & OUTCOME_MASK {
                 0 => Outcome::Created,
                 1 => Outcome::Updated,
                 2 => Outcome::Restored,
                 _ => Outcome::Unchanged,
             },
             pending: (self.pending != NO_SLOT).then_some(self.pending as usize),
+            written: self.flags & WRITTEN != 0,
             snapshotted: self.flags & SNAPSHOTTED != 0,
         })
     }
 
+    /// Takes the import's decision for the id (what batches wrote stays as it was: see
+    /// `mark_written`).
     pub(crate) fn set_seen(&mut self, seen: Seen) {
         self.index = seen.index;
         self.pending = seen.pending.map_or(NO_SLOT, |slot| slot as u32);
@@ -151,9 +161,16 @@ impl Entry {
             Outcome::Restored => 2,
             Outcome::Unchanged => 3,
         };
-        let snapshotted = if seen.snapshotted { SNAPSHOTTED } else { 0 };
-        self.flags =
-            (self.flags & (EXISTS | DELETED)) | SEEN | snapshotted | (outcome << OUTCOME_SHIFT);
+        self.flags = (self.flags & (EXISTS | DELETED | WRITTEN | SNAPSHOTTED))
+            | SEEN
+            | (outcome << OUTCOME_SHIFT);
+    }
+
+    /// A batch wrote the row (after snapshotting it, if `snapshotted`): it is no longer
+    /// pending.
+    pub(crate) fn mark_written(&mut self, snapshotted: bool) {
+        self.pending = NO_SLOT;
+        self.flags |= WRITTEN | if snapshotted { SNAPSHOTTED } else { 0 };
     }
 }
 
@@ -448,6 +465,7 @@ mod tests {
             index: 3,
             outcome: Outcome::Unchanged,
             pending: None,
+            written: false,
             snapshotted: false,
         });
         assert_eq!(index.missing_live(), (vec![], 1));

@@ -141,6 +141,7 @@ fn take_unchanged(entry: &mut Entry, stats: &mut ImportStats, index: u64) {
         index,
         outcome: Outcome::Unchanged,
         pending: None,
+        written: false,
         snapshotted: false,
     });
     count(stats, Outcome::Unchanged, 1);
@@ -248,40 +249,29 @@ impl Planner {
         if prev.is_none() && outcome == Outcome::Unchanged {
             return take_unchanged(entry, &mut self.stats, record.index);
         }
-        let fresh = existing.is_none() && prev.as_ref().is_none_or(|p| p.pending.is_some());
-        let already_snapshotted = prev
+        // What earlier batches of this import did to the row: wrote it (then it must be
+        // written again, even back to what the source had, and a plain insert would fail on
+        // the unique key), snapshotted it (never twice).
+        let (written, snapshotted) = prev
             .as_ref()
-            .is_some_and(|s| s.snapshotted && s.pending.is_none());
-        let (write, snapshot) = match prev {
-            None => (outcome != Outcome::Unchanged, outcome != Outcome::Created),
-            Some(prev) => {
-                // Duplicate id in one batch: the last one wins.
-                self.errors.push(RecordError {
-                    index: prev.index,
-                    external_id: Some(record.external_id.clone()),
-                    reason: format!("superseded by record {} with the same id", record.index),
-                    superseded: true,
-                });
-                count(&mut self.stats, prev.outcome, -1);
-                if let Some(slot) = prev.pending {
-                    // Not written yet: drop the earlier version from the batch.
-                    let earlier = self.batch[slot].take();
-                    let snapshotted = earlier.is_some_and(|p| p.snapshot.is_some());
-                    (
-                        outcome != Outcome::Unchanged,
-                        snapshotted
-                            || (outcome != Outcome::Created && outcome != Outcome::Unchanged),
-                    )
-                } else {
-                    // The stored version is the existing one if the earlier record left it
-                    // alone, else the earlier record's (written again, in case they differ).
-                    (
-                        outcome != Outcome::Unchanged || prev.outcome != Outcome::Unchanged,
-                        !prev.snapshotted && existing_id.is_some(),
-                    )
-                }
+            .map_or((false, false), |p| (p.written, p.snapshotted));
+        if let Some(prev) = prev {
+            // Duplicate id in one import: the last one wins.
+            self.errors.push(RecordError {
+                index: prev.index,
+                external_id: Some(record.external_id.clone()),
+                reason: format!("superseded by record {} with the same id", record.index),
+                superseded: true,
+            });
+            count(&mut self.stats, prev.outcome, -1);
+            if let Some(slot) = prev.pending {
+                // Not written yet: drop the earlier version from the batch.
+                self.batch[slot] = None;
             }
-        };
+        }
+        let write = outcome != Outcome::Unchanged || written;
+        let snapshot = write && existing_id.is_some() && !snapshotted;
+        let fresh = existing.is_none() && !written;
         count(&mut self.stats, outcome, 1);
         if let Some(preview) = &mut self.preview {
             preview.note(&record.external_id, outcome, existing_id, &record.text);
@@ -291,7 +281,8 @@ impl Planner {
             index: record.index,
             outcome,
             pending,
-            snapshotted: already_snapshotted || (write && snapshot),
+            written,
+            snapshotted,
         });
         if write {
             self.batch.push(Some(PendingRecord {
@@ -311,7 +302,7 @@ impl Planner {
             let slot = match self.index.find(&p.record.external_id) {
                 Some(slot) => {
                     if let Some(entry) = self.index.entry(slot) {
-                        entry.pending = NO_SLOT;
+                        entry.mark_written(p.snapshot.is_some());
                     }
                     if let Some(written) = &mut self.written {
                         let r = &p.record;
@@ -374,4 +365,414 @@ pub fn full_guard(missing: usize, live: u64, max_fraction: f64, force: bool) -> 
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    fn h(n: u8) -> [u8; 32] {
+        [n; 32]
+    }
+
+    fn parsed(index: u64, id: &str, hash: u8) -> Parsed {
+        Parsed {
+            index,
+            external_id: id.into(),
+            text: format!("{{\"id\":\"{id}\",\"v\":{hash}}}"),
+            hash: h(hash),
+            raw: None,
+        }
+    }
+
+    /// A planner over stored records (external id, row id, hash, deleted).
+    fn planner(stored: &[(&str, i64, u8, bool)]) -> Planner {
+        let mut index = Index::default();
+        for (id, row, hash, deleted) in stored {
+            index.remember(id, *row, h(*hash), *deleted);
+        }
+        Planner::new(index, false)
+    }
+
+    fn batch(p: &mut Planner) -> Vec<(String, Option<i64>, bool)> {
+        p.take_batch()
+            .into_iter()
+            .map(|b| (b.record.external_id, b.snapshot, b.fresh))
+            .collect()
+    }
+
+    #[test]
+    fn new_id_is_created_fresh_and_not_snapshotted() {
+        let mut p = planner(&[]);
+        p.accept(parsed(0, "A", 1));
+        assert_eq!(p.stats.created, 1);
+        assert_eq!(batch(&mut p), [("A".into(), None, true)]);
+    }
+
+    #[test]
+    fn same_hash_is_unchanged_and_not_written() {
+        let mut p = planner(&[("A", 7, 1, false)]);
+        p.accept(parsed(0, "A", 1));
+        assert_eq!(p.stats.unchanged, 1);
+        assert!(batch(&mut p).is_empty());
+    }
+
+    #[test]
+    fn changed_hash_is_updated_and_snapshots_the_stored_row() {
+        let mut p = planner(&[("A", 7, 1, false)]);
+        p.accept(parsed(0, "A", 2));
+        assert_eq!(p.stats.updated, 1);
+        assert_eq!(batch(&mut p), [("A".into(), Some(7), false)]);
+    }
+
+    #[test]
+    fn soft_deleted_id_is_restored_and_snapshotted() {
+        let mut p = planner(&[("A", 7, 1, true)]);
+        p.accept(parsed(0, "A", 1));
+        assert_eq!(p.stats.restored, 1);
+        assert_eq!(batch(&mut p), [("A".into(), Some(7), false)]);
+    }
+
+    #[test]
+    fn byte_identical_record_is_taken_unparsed() {
+        let mut p = planner(&[("A", 7, 1, false)]);
+        let slot = p.index().find("A").unwrap();
+        p.accept_same(0, slot).unwrap();
+        assert_eq!(p.stats.unchanged, 1);
+        assert!(batch(&mut p).is_empty());
+    }
+
+    #[test]
+    fn accept_same_on_a_seen_or_deleted_slot_is_a_bug() {
+        let mut p = planner(&[("A", 7, 1, false), ("B", 8, 1, true)]);
+        let (a, b) = (p.index().find("A").unwrap(), p.index().find("B").unwrap());
+        p.accept(parsed(0, "A", 2));
+        let err = p.accept_same(1, a).unwrap_err();
+        assert!(err.contains("(a bug)"), "{err}");
+        assert!(p.accept_same(2, b).is_err(), "a deleted record is not live");
+    }
+
+    #[test]
+    fn duplicate_in_one_batch_drops_the_earlier_and_reports_superseded() {
+        let mut p = planner(&[("A", 7, 1, false)]);
+        p.accept(parsed(0, "A", 2));
+        p.accept(parsed(1, "A", 3));
+        assert_eq!(p.stats.updated, 1);
+        assert_eq!(p.errors.len(), 1);
+        assert!(p.errors[0].superseded);
+        assert_eq!(p.errors[0].index, 0);
+        assert_eq!(
+            p.errors[0].reason,
+            "superseded by record 1 with the same id"
+        );
+        let b = p.take_batch();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].record.hash, h(3));
+        assert_eq!(b[0].snapshot, Some(7));
+    }
+
+    #[test]
+    fn duplicate_after_a_flush_writes_again_without_a_second_snapshot() {
+        let mut p = planner(&[("A", 7, 1, false)]);
+        p.accept(parsed(0, "A", 2));
+        assert_eq!(batch(&mut p), [("A".into(), Some(7), false)]);
+        p.accept(parsed(1, "A", 3));
+        assert_eq!(batch(&mut p), [("A".into(), None, false)]);
+        assert_eq!(p.stats.updated, 1);
+    }
+
+    #[test]
+    fn duplicate_unchanged_then_changed_counts_one_update() {
+        let mut p = planner(&[("A", 7, 1, false)]);
+        p.accept(parsed(0, "A", 1));
+        p.accept(parsed(1, "A", 2));
+        assert_eq!((p.stats.unchanged, p.stats.updated), (0, 1));
+        assert_eq!(batch(&mut p), [("A".into(), Some(7), false)]);
+    }
+
+    #[test]
+    fn duplicate_changed_then_back_to_stored_rewrites_it() {
+        let mut p = planner(&[("A", 7, 1, false)]);
+        p.accept(parsed(0, "A", 2));
+        assert_eq!(batch(&mut p).len(), 1, "the change is written");
+        p.accept(parsed(1, "A", 1));
+        let b = p.take_batch();
+        assert_eq!(b.len(), 1, "the stored version is written back");
+        assert_eq!((b[0].record.hash, b[0].snapshot), (h(1), None));
+        assert_eq!((p.stats.updated, p.stats.unchanged), (0, 1));
+    }
+
+    #[test]
+    fn new_id_written_then_twice_in_a_later_batch_is_upserted() {
+        // Found by the reference model: the later batch's second record took the first's place
+        // as a plain insert, and the import failed on the unique key.
+        let mut p = planner(&[]);
+        p.accept(parsed(0, "A", 1));
+        assert_eq!(batch(&mut p), [("A".into(), None, true)]);
+        p.accept(parsed(1, "A", 2));
+        p.accept(parsed(2, "A", 3));
+        assert_eq!(batch(&mut p), [("A".into(), None, false)]);
+    }
+
+    #[test]
+    fn a_row_written_by_an_earlier_batch_is_not_snapshotted_again() {
+        // Found by the reference model: a record replacing another of its id in a later batch
+        // snapshotted the row a second time.
+        let mut p = planner(&[("A", 7, 1, true)]);
+        p.accept(parsed(0, "A", 1));
+        assert_eq!(batch(&mut p), [("A".into(), Some(7), false)]);
+        p.accept(parsed(1, "A", 1));
+        p.accept(parsed(2, "A", 2));
+        assert_eq!(batch(&mut p), [("A".into(), None, false)]);
+    }
+
+    #[test]
+    fn a_snapshot_of_an_earlier_batch_is_remembered_through_rewrites() {
+        // Found by the reference model: written back, then replaced twice in one batch, the
+        // record forgot that its row was snapshotted and snapshotted it again.
+        let mut p = planner(&[("E", 7, 2, false)]);
+        p.accept(parsed(0, "E", 1));
+        assert_eq!(batch(&mut p), [("E".into(), Some(7), false)]);
+        for (i, hash) in [(1, 2), (2, 1), (3, 1), (4, 1)] {
+            p.accept(parsed(i, "E", hash));
+        }
+        assert_eq!(batch(&mut p), [("E".into(), None, false)]);
+    }
+
+    #[test]
+    fn a_row_written_by_an_earlier_batch_is_written_back_to_the_stored_version() {
+        // Found by the reference model: changed in one batch, then changed and changed back in
+        // the next, the row kept the first batch's version while the stats said unchanged.
+        let mut p = planner(&[("A", 7, 2, false)]);
+        p.accept(parsed(0, "A", 0));
+        assert_eq!(batch(&mut p), [("A".into(), Some(7), false)]);
+        p.accept(parsed(1, "A", 1));
+        p.accept(parsed(2, "A", 2));
+        let b = p.take_batch();
+        assert_eq!(b.len(), 1);
+        assert_eq!(
+            (b[0].record.hash, b[0].snapshot, b[0].fresh),
+            (h(2), None, false)
+        );
+        assert_eq!(p.stats.unchanged, 1);
+    }
+
+    #[test]
+    fn new_id_twice_stays_fresh_for_a_plain_insert() {
+        let mut p = planner(&[]);
+        p.accept(parsed(0, "A", 1));
+        p.accept(parsed(1, "A", 2));
+        assert_eq!(batch(&mut p), [("A".into(), None, true)]);
+        // Once written, a later record of it is an upsert.
+        p.accept(parsed(2, "A", 3));
+        assert_eq!(batch(&mut p), [("A".into(), None, false)]);
+        assert_eq!(p.stats.created, 1);
+    }
+
+    #[test]
+    fn take_batch_splits_fresh_from_known_and_lists_snapshots() {
+        let mut p = planner(&[("A", 7, 1, false), ("B", 8, 1, true)]);
+        p.accept(parsed(0, "N", 1));
+        p.accept(parsed(1, "A", 2));
+        p.accept(parsed(2, "B", 1));
+        let b = p.take_batch();
+        let fresh: Vec<&str> = b
+            .iter()
+            .filter(|p| p.fresh)
+            .map(|p| p.record.external_id.as_str())
+            .collect();
+        let snaps: Vec<i64> = b.iter().filter_map(|p| p.snapshot).collect();
+        assert_eq!(fresh, ["N"]);
+        assert_eq!(snaps, [7, 8]);
+        for pending in &b {
+            assert_eq!(
+                Some(pending.slot),
+                p.index().find(&pending.record.external_id)
+            );
+        }
+        assert_eq!(p.batch_len(), 0);
+    }
+
+    #[test]
+    fn full_guard_refuses_over_the_fraction_unless_forced() {
+        let err = full_guard(6, 10, 0.5, false).unwrap_err();
+        assert!(
+            err.starts_with("refusing a full import that would delete 6 of 10 live records (60%)"),
+            "{err}"
+        );
+        assert!(full_guard(6, 10, 0.5, true).is_ok());
+        assert!(full_guard(5, 10, 0.5, false).is_ok());
+        assert!(full_guard(0, 10, 0.0, false).is_ok());
+    }
+
+    #[test]
+    fn full_guard_allows_an_empty_source() {
+        assert!(full_guard(0, 0, 0.0, false).is_ok());
+        let mut p = planner(&[("A", 7, 1, true)]);
+        p.accept(parsed(0, "B", 1));
+        assert_eq!(
+            p.missing_live(),
+            (vec![], 0),
+            "a deleted record is not live"
+        );
+    }
+
+    #[test]
+    fn strict_rejection_leaves_out_superseded() {
+        let mut p = planner(&[]);
+        p.accept(parsed(0, "A", 1));
+        p.accept(parsed(1, "A", 2));
+        p.reject(RecordError {
+            index: 2,
+            external_id: None,
+            reason: "no id".into(),
+            superseded: false,
+        });
+        assert_eq!(p.errors.len(), 2);
+        let rejected: Vec<u64> = p.rejected().map(|e| e.index).collect();
+        assert_eq!(rejected, [2]);
+        assert_eq!(p.stats.rejected, 1);
+    }
+
+    #[test]
+    fn envelope_options_parse_and_refuse_unknown_fields() {
+        let base = ImportOptions::default();
+        let fields = vec![
+            ("mode".to_string(), serde_json::json!("full")),
+            ("strict".to_string(), serde_json::json!(true)),
+            ("force".to_string(), Value::Null),
+        ];
+        let o = options_of(&fields, base).unwrap();
+        assert_eq!((o.mode, o.strict, o.force), (ImportMode::Full, true, false));
+        let (field, why) =
+            options_of(&[("mode".into(), serde_json::json!("all"))], base).unwrap_err();
+        assert_eq!(field, "mode");
+        assert!(why.contains("expected upsert or full"), "{why}");
+        let (field, _) = options_of(&[("strict".into(), serde_json::json!(1))], base).unwrap_err();
+        assert_eq!(field, "strict");
+        let (field, why) = options_of(&[("extra".into(), Value::Null)], base).unwrap_err();
+        assert_eq!(field, "extra");
+        assert!(why.starts_with("unknown field"), "{why}");
+    }
+
+    /// A small generator (xorshift), so the sequences are the same on every run.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// The planner against a naive model of what an import must leave: for each id the last
+    /// record's version, live; each stored row snapshotted at most once, and only if written;
+    /// plain inserts only of ids no row has; stats that count each id once by its last record.
+    #[test]
+    fn planner_matches_a_naive_reference_model() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let ids = ["A", "B", "C", "D", "E", "F"];
+        for round in 0..10_000 {
+            // The source as stored: absent, live or deleted, with one of three versions.
+            let mut stored = Vec::new();
+            for (i, id) in ids.iter().enumerate() {
+                match rng.below(3) {
+                    0 => {}
+                    s => stored.push((*id, 100 + i as i64, rng.below(3) as u8, s == 2)),
+                }
+            }
+            let mut p = planner(&stored);
+            // The database: row id → (external id, hash, deleted); next row id.
+            let mut db: HashMap<i64, (String, [u8; 32], bool)> = stored
+                .iter()
+                .map(|(id, row, hash, deleted)| (*row, (id.to_string(), h(*hash), *deleted)))
+                .collect();
+            let mut next_row = 1000;
+            let mut snapshotted: HashSet<i64> = HashSet::new();
+            let mut last: HashMap<&str, u8> = HashMap::new();
+            let records = 1 + rng.below(12);
+            let apply = |p: &mut Planner,
+                         db: &mut HashMap<i64, (String, [u8; 32], bool)>,
+                         snapshotted: &mut HashSet<i64>,
+                         next_row: &mut i64| {
+                for w in p.take_batch() {
+                    let row = db
+                        .iter()
+                        .find(|(_, v)| v.0 == w.record.external_id)
+                        .map(|(k, _)| *k);
+                    if let Some(s) = w.snapshot {
+                        assert!(
+                            snapshotted.insert(s),
+                            "round {round}: row {s} snapshotted twice"
+                        );
+                        assert_eq!(row, Some(s), "round {round}: a snapshot of another row");
+                    }
+                    if w.fresh {
+                        assert!(
+                            row.is_none(),
+                            "round {round}: a plain insert of an existing id"
+                        );
+                    }
+                    let row = row.unwrap_or_else(|| {
+                        *next_row += 1;
+                        *next_row
+                    });
+                    db.insert(row, (w.record.external_id.clone(), w.record.hash, false));
+                }
+            };
+            for i in 0..records {
+                let id = ids[rng.below(ids.len() as u64) as usize];
+                let hash = rng.below(3) as u8;
+                p.accept(parsed(i, id, hash));
+                last.insert(id, hash);
+                if rng.below(4) == 0 {
+                    apply(&mut p, &mut db, &mut snapshotted, &mut next_row);
+                }
+            }
+            apply(&mut p, &mut db, &mut snapshotted, &mut next_row);
+            // What the import must leave.
+            for (id, hash) in &last {
+                let rows: Vec<_> = db.values().filter(|v| v.0 == *id).collect();
+                assert_eq!(rows.len(), 1, "round {round}: {id} has one row");
+                assert_eq!(
+                    (rows[0].1, rows[0].2),
+                    (h(*hash), false),
+                    "round {round}: {id}"
+                );
+            }
+            for (id, row, hash, deleted) in &stored {
+                if !last.contains_key(id) {
+                    assert_eq!(
+                        db[row],
+                        (id.to_string(), h(*hash), *deleted),
+                        "round {round}"
+                    );
+                }
+            }
+            // Every stored row written was snapshotted once; no other.
+            for (id, row, hash, deleted) in &stored {
+                let written = db[row] != (id.to_string(), h(*hash), *deleted);
+                if written {
+                    assert!(
+                        snapshotted.contains(row),
+                        "round {round}: {id} written unsnapshotted"
+                    );
+                }
+            }
+            let mut want = ImportStats::default();
+            for (id, hash) in &last {
+                match stored.iter().find(|s| s.0 == *id) {
+                    None => want.created += 1,
+                    Some((_, _, _, true)) => want.restored += 1,
+                    Some((_, _, h0, false)) if h0 == hash => want.unchanged += 1,
+                    Some(_) => want.updated += 1,
+                }
+            }
+            assert_eq!(p.stats, want, "round {round}");
+            let superseded = p.errors.iter().filter(|e| e.superseded).count() as u64;
+            assert_eq!(superseded, records - last.len() as u64, "round {round}");
+        }
+    }
 }
