@@ -1,6 +1,7 @@
 //! sync-manager: a multi-tenant data synchronisation hub.
 //!
-//! Layers, one direction: `cli` → `service` → `entity`, with the pure rules in `domain`.
+//! Layers, one direction: `cli`/`http` → `service` → `store` → `entity`, with the decisions in
+//! `domain` and the parsing in `ingest` (see ARCHITECTURE.md).
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod ingest;
+pub mod scheduler;
 pub mod service;
 pub(crate) mod store;
 

@@ -30,7 +30,6 @@ macro_rules! outln {
 
 mod admin_key;
 mod cleanup;
-mod endpoint;
 mod health;
 mod import;
 mod init;

@@ -1,8 +1,6 @@
 use super::Ctx;
 use crate::config::{ServeConfig, ServeFlags};
 use crate::http::{AppState, build_app};
-use crate::ids::TenantId;
-use crate::service::{Actor, cleanup, tenants};
 use argh::FromArgs;
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -35,37 +33,6 @@ pub struct Args {
     /// records per MiB (0 keeps none; default: env SYNC_MANAGER_INDEX_CACHE_MB, else 32)
     #[argh(option)]
     index_cache_mb: Option<u32>,
-}
-
-/// Runs the retention cleanup of every tenant once a day.
-async fn daily_cleanup(state: AppState) {
-    let mut every_day = tokio::time::interval(Duration::from_secs(24 * 60 * 60));
-    loop {
-        every_day.tick().await;
-        let all = match tenants::list(&state.db).await {
-            Ok(all) => all,
-            Err(e) => {
-                tracing::error!("daily cleanup: cannot list tenants: {e}");
-                continue;
-            }
-        };
-        if let Err(e) = crate::service::idempotency::purge_all_expired(&state.db).await {
-            tracing::error!("daily cleanup: cannot remove expired idempotency keys: {e}");
-        }
-        for t in all {
-            let actor = Actor("scheduler".into());
-            match cleanup::cleanup(&state.db, TenantId(t.id), None, false, &actor).await {
-                Ok(out) => tracing::info!(
-                    tenant = t.id,
-                    snapshots = out.snapshots,
-                    warnings = out.warnings,
-                    runs = out.runs,
-                    "daily cleanup"
-                ),
-                Err(e) => tracing::error!(tenant = t.id, "daily cleanup failed: {e}"),
-            }
-        }
-    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -140,7 +107,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         )),
         ..AppState::new(db)
     };
-    tokio::spawn(daily_cleanup(state.clone()));
+    crate::scheduler::start(state.db.clone());
     outln!(
         "Serving on http://{addr} (dashboard at http://{addr}/ui, API docs at http://{addr}/docs; data in {})",
         ctx.database_url.describe()

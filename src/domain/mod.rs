@@ -11,6 +11,7 @@ pub mod kinds;
 pub mod listing;
 pub mod merge;
 pub mod patch;
+pub mod rollback_plan;
 pub mod run;
 pub mod stats;
 pub mod sync_plan;

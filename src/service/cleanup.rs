@@ -71,8 +71,6 @@ pub async fn cleanup(
         "idempotency_keys": idempotency_keys,
         "days": days,
     });
-    runs::finish(&tx, run, &stats, None).await?;
-    super::idempotency::seal(&tx).await?;
-    tx.commit().await?;
+    super::commit::run(tx, run, &stats, None).await?;
     Ok(outcome)
 }

@@ -96,9 +96,7 @@ pub async fn patch_target(
     active.updated_at = Set(now());
     let updated = active.update(&tx).await?;
     let run_id = RunId(run.id);
-    runs::finish(&tx, run, &serde_json::json!({"updated": 1}), None).await?;
-    super::idempotency::seal(&tx).await?;
-    tx.commit().await?;
+    super::commit::run(tx, run, &serde_json::json!({"updated": 1}), None).await?;
     Ok((updated, Some(run_id)))
 }
 
@@ -160,9 +158,7 @@ pub async fn create_manual(
     .insert(&tx)
     .await?;
     live_counts::recount_after_insert(&tx, Owner::Source(source)).await?;
-    runs::finish(&tx, run, &serde_json::json!({"created": 1}), None).await?;
-    super::idempotency::seal(&tx).await?;
-    tx.commit().await?;
+    super::commit::run(tx, run, &serde_json::json!({"created": 1}), None).await?;
     Ok(created)
 }
 
@@ -192,9 +188,7 @@ pub async fn patch_manual(
     active.run_id = Set(Some(run.id));
     active.updated_at = Set(now());
     let updated = active.update(&tx).await?;
-    runs::finish(&tx, run, &serde_json::json!({"updated": 1}), None).await?;
-    super::idempotency::seal(&tx).await?;
-    tx.commit().await?;
+    super::commit::run(tx, run, &serde_json::json!({"updated": 1}), None).await?;
     Ok(updated)
 }
 
@@ -220,8 +214,6 @@ pub async fn delete_manual(
     active.run_id = Set(Some(run.id));
     active.updated_at = Set(now());
     active.update(&tx).await?;
-    runs::finish(&tx, run, &serde_json::json!({"deleted": 1}), None).await?;
-    super::idempotency::seal(&tx).await?;
-    tx.commit().await?;
+    super::commit::run(tx, run, &serde_json::json!({"deleted": 1}), None).await?;
     Ok(run_id)
 }

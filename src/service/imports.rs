@@ -263,18 +263,17 @@ async fn import_recorded(
     if writer.inserted() {
         live_counts::recount_after_insert(&tx, Owner::Source(source_id)).await?;
     }
-    let run = runs::finish(&tx, run, &stats, Some(detail)).await?;
+    let run = super::commit::seal(&tx, run, &stats, Some(detail)).await?;
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "import: run finished"
     );
-    super::idempotency::seal(&tx).await?;
     // What the source holds once this commits: read while the lock is still held.
     let after = match indexes {
         Some(_) => super::index_cache::after(&tx, tenant, &source, &mut planner).await?,
         None => None,
     };
-    tx.commit().await?;
+    super::commit::commit(tx).await?;
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "import: committed"

@@ -1,9 +1,11 @@
 //! Use cases, one file each. Functions over a connection or transaction returning
 //! `AppResult`; no HTTP types, no printing. The CLI and the API call the same functions.
 pub mod cleanup;
+pub mod commit;
 pub mod dashboard;
 pub mod edits;
 pub mod endpoints;
+pub mod history;
 pub mod idempotency;
 pub mod import_preview;
 pub mod imports;
@@ -12,6 +14,7 @@ pub mod keys;
 pub mod process;
 pub mod properties;
 pub mod records;
+pub mod rollback;
 pub mod runs;
 pub mod scope;
 pub mod sessions;

@@ -170,9 +170,7 @@ async fn sync_recorded(
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "sync: written");
     super::properties::recount_after_insert(&tx, super::properties::Owner::Target(target_id))
         .await?;
-    runs::finish(&tx, run, &plan.stats, None).await?;
-    super::idempotency::seal(&tx).await?;
-    tx.commit().await?;
+    super::commit::run(tx, run, &plan.stats, None).await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "sync: committed");
     Ok(SyncOutcome {
         run_id: Some(run_id),

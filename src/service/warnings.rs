@@ -234,15 +234,13 @@ pub async fn resolve_with(
     active.resolved_run_id = Set(Some(run.id));
     active.resolved_at = Set(Some(now()));
     active.update(&tx).await?;
-    runs::finish(
-        &tx,
+    super::commit::run(
+        tx,
         run,
         &serde_json::json!({"resolved": 1, "changed": u64::from(changed), "warning_id": id.0}),
         None,
     )
     .await?;
-    super::idempotency::seal(&tx).await?;
-    tx.commit().await?;
     Ok(ResolveOutcome { run_id, changed })
 }
 

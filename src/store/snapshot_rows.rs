@@ -2,6 +2,7 @@
 //! them back, and what a run wrote of each record.
 use super::sql::{CHUNK, Sql};
 use crate::db::now;
+use crate::domain::rollback_plan::RunSnapshot;
 use crate::domain::run::RunKind;
 use crate::entity::runs;
 use crate::error::AppResult;
@@ -86,18 +87,12 @@ pub async fn apply_snapshots(
     Ok(())
 }
 
-/// A record a run snapshotted: the snapshot, the record, the run that last wrote the record,
-/// and whether it still exists.
-pub struct OfRun {
-    pub snapshot_id: i64,
-    pub property_id: i64,
-    pub external_id: String,
-    pub current_run: Option<i64>,
-    pub exists: Option<i64>,
-}
-
 /// The snapshots run `run` wrote of `side`'s records, in the order it wrote them.
-pub async fn of_run(conn: &impl ConnectionTrait, side: Side, run: RunId) -> AppResult<Vec<OfRun>> {
+pub async fn of_run(
+    conn: &impl ConnectionTrait,
+    side: Side,
+    run: RunId,
+) -> AppResult<Vec<RunSnapshot>> {
     let mut q = Sql::new(
         conn.get_database_backend(),
         "SELECT s.id, s.property_id, s.external_id, p.run_id, p.id FROM snapshots AS s LEFT JOIN ",
@@ -110,12 +105,12 @@ pub async fn of_run(conn: &impl ConnectionTrait, side: Side, run: RunId) -> AppR
         .push(" ORDER BY s.id");
     let mut out = Vec::new();
     for row in q.fetch_all(conn).await? {
-        out.push(OfRun {
+        out.push(RunSnapshot {
             snapshot_id: row.try_get_by_index(0)?,
             property_id: row.try_get_by_index(1)?,
             external_id: row.try_get_by_index(2)?,
             current_run: row.try_get_by_index(3)?,
-            exists: row.try_get_by_index(4)?,
+            exists: row.try_get_by_index::<Option<i64>>(4)?.is_some(),
         });
     }
     Ok(out)

@@ -3,7 +3,7 @@ use super::sql::Sql;
 use crate::domain::warning::{NewWarning, WarningStatus};
 use crate::entity::warnings;
 use crate::error::AppResult;
-use crate::ids::{TargetId, TenantId};
+use crate::ids::{RunId, TargetId, TenantId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use std::collections::HashSet;
@@ -93,4 +93,29 @@ pub async fn open_count(conn: &impl ConnectionTrait, tenant: TenantId) -> AppRes
         Some(row) => row.try_get_by_index::<i64>(0)?.max(0) as u64,
         None => 0,
     })
+}
+
+/// Closes the open warnings run `run` raised, as resolved by its rollback `by` at `at`.
+pub async fn close_for_rollback(
+    conn: &impl ConnectionTrait,
+    run: RunId,
+    by: RunId,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    use crate::domain::warning::ROLLED_BACK;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    warnings::Entity::update_many()
+        .col_expr(
+            warnings::Column::Status,
+            Expr::value(WarningStatus::Resolved.as_str()),
+        )
+        .col_expr(warnings::Column::Resolution, Expr::value(ROLLED_BACK))
+        .col_expr(warnings::Column::ResolvedRunId, Expr::value(by.0))
+        .col_expr(warnings::Column::ResolvedAt, Expr::value(at))
+        .filter(warnings::Column::RunId.eq(run.0))
+        .filter(warnings::Column::Status.eq(WarningStatus::Open.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

@@ -4,10 +4,13 @@ mod endpoints;
 mod health;
 mod history;
 mod imports;
-
+mod list_page;
 mod properties;
+mod property_dto;
 mod runs;
+mod sources;
 mod sync;
+mod targets;
 mod tenant;
 mod warnings;
 
@@ -41,8 +44,8 @@ pub fn apis(
     state: AppState,
 ) -> (
     health::HealthApi,
-    endpoints::SourcesApi,
-    endpoints::TargetsApi,
+    sources::SourcesApi,
+    targets::TargetsApi,
     imports::ImportsApi,
     properties::PropertiesApi,
     sync::SyncApi,
@@ -53,8 +56,8 @@ pub fn apis(
 ) {
     (
         health::HealthApi(state.clone()),
-        endpoints::SourcesApi(state.clone()),
-        endpoints::TargetsApi(state.clone()),
+        sources::SourcesApi(state.clone()),
+        targets::TargetsApi(state.clone()),
         imports::ImportsApi(state.clone()),
         properties::PropertiesApi(state.clone()),
         sync::SyncApi(state.clone()),
